@@ -1,0 +1,1 @@
+"""LogLens AI service: /ask over the indexed logs, health, metrics and the chat page."""

@@ -1,0 +1,139 @@
+"""Search adapter over OpenSearch: BM25 and k-NN queries, built from typed filters only.
+
+User text only ever goes into a ``multi_match`` ``query`` value (never ``query_string``),
+so Lucene syntax or query DSL in a question is just words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from loglens.indices import EVENTS_ALIAS, LOGSTASH_INDEX_PATTERN
+
+_SOURCE_FIELDS = [
+    "@timestamp",
+    "service",
+    "level",
+    "logger",
+    "thread",
+    "message",
+    "template",
+    "template_id",
+    "trace_id",
+    "span_id",
+    "exception",
+    "stack_trace",
+    "version",
+    "slot",
+    "host",
+    "env",
+    "kafka",
+]
+
+
+@dataclass(slots=True)
+class SearchFilters:
+    since: datetime | None = None
+    until: datetime | None = None
+    services: list[str] = field(default_factory=list)
+    levels: list[str] = field(default_factory=list)
+    trace_id: str | None = None
+
+    def to_clauses(self) -> list[dict[str, Any]]:
+        clauses: list[dict[str, Any]] = []
+        if self.since or self.until:
+            rng: dict[str, str] = {}
+            if self.since:
+                rng["gte"] = self.since.isoformat()
+            if self.until:
+                rng["lte"] = self.until.isoformat()
+            clauses.append({"range": {"@timestamp": rng}})
+        if self.services:
+            clauses.append({"terms": {"service": self.services}})
+        if self.levels:
+            clauses.append({"terms": {"level": self.levels}})
+        if self.trace_id:
+            clauses.append({"term": {"trace_id": self.trace_id}})
+        return clauses
+
+
+@dataclass(slots=True)
+class Hit:
+    id: str
+    index: str
+    score: float
+    source: dict[str, Any]
+
+
+def bm25_query(text: str, filters: SearchFilters, k: int) -> dict[str, Any]:
+    return {
+        "size": k,
+        "_source": _SOURCE_FIELDS,
+        "query": {
+            "bool": {
+                "must": [
+                    {
+                        "multi_match": {
+                            "query": text,
+                            "fields": ["message^2", "template", "exception.message", "exception.class^2",
+                                       "stack_trace^0.5", "service", "logger"],
+                            "type": "best_fields",
+                            "operator": "or",
+                            "lenient": True,
+                        }
+                    }
+                ],
+                "filter": filters.to_clauses(),
+            }
+        },
+    }
+
+
+def knn_query(vector: list[float], filters: SearchFilters, k: int) -> dict[str, Any]:
+    clauses = filters.to_clauses()
+    knn: dict[str, Any] = {"vector": vector, "k": k}
+    if clauses:
+        # Lucene engine applies the filter during the HNSW search (efficient filtering).
+        knn["filter"] = {"bool": {"filter": clauses}}
+    return {"size": k, "_source": _SOURCE_FIELDS, "query": {"knn": {"vector": knn}}}
+
+
+def _hits(response: dict[str, Any]) -> list[Hit]:
+    return [
+        Hit(id=h["_id"], index=h["_index"], score=float(h.get("_score") or 0.0), source=h.get("_source", {}))
+        for h in response.get("hits", {}).get("hits", [])
+    ]
+
+
+class OpenSearchSearch:
+    """BM25 over ``log-events`` + ``logs-*``; k-NN over ``log-events``."""
+
+    bm25_indices = (EVENTS_ALIAS, LOGSTASH_INDEX_PATTERN)
+    knn_indices = (EVENTS_ALIAS,)
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def bm25(self, text: str, filters: SearchFilters, k: int) -> list[Hit]:
+        response = await self.client.search(
+            index=",".join(self.bm25_indices),
+            body=bm25_query(text, filters, k),
+            params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+        )
+        return _hits(response)
+
+    async def knn(self, vector: list[float], filters: SearchFilters, k: int) -> list[Hit]:
+        response = await self.client.search(
+            index=",".join(self.knn_indices),
+            body=knn_query(vector, filters, k),
+            params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+        )
+        return _hits(response)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except Exception:
+            return False

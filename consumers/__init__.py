@@ -1,0 +1,1 @@
+"""Kafka consumers of LogLens."""

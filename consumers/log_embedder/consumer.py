@@ -1,0 +1,257 @@
+"""The consume → transform → bulk → DLQ → commit loop.
+
+Offsets are committed only after every record of a batch is either indexed or in the
+dead-letter topic, and document ids are topic-partition-offset, so a crash at any point
+re-delivers work that then overwrites itself: nothing lost, nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
+
+from consumers.log_embedder import metrics
+from consumers.log_embedder.pipeline import DeadLetter, IndexAction, SourceRecord, transform
+from consumers.log_embedder.sink import EventSink
+from loglens.config import Settings
+from loglens.embedding.cache import CachedEmbedder
+
+log = structlog.get_logger("log_embedder")
+
+MAX_BACKOFF_S = 15.0
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, OSConnectionError | ConnectionTimeout | asyncio.TimeoutError | OSError):
+        return True
+    if isinstance(exc, TransportError):
+        status = exc.status_code
+        return not isinstance(status, int) or status in (429, 500, 502, 503, 504)
+    return False
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: LogEmbedder) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.worker.commit_done(revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
+
+
+class LogEmbedder:
+    def __init__(self, settings: Settings, embedder: CachedEmbedder, sink: EventSink) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.sink = sink
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.stopping = asyncio.Event()
+        # Offsets fully handled (indexed or dead-lettered) but maybe not yet committed.
+        self._done: dict[TopicPartition, int] = {}
+        self._position: dict[TopicPartition, int] = {}
+        self.indexed = 0
+        self.dead_lettered = 0
+
+    async def start(self) -> None:
+        s = self.settings
+        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=s.consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=s.consumer_batch_max,
+            fetch_max_bytes=16 * 1024 * 1024,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        self.consumer.subscribe([s.topic], listener=_CommitOnRevoke(self))
+        await self.consumer.start()
+        log.info("consumer_started", topic=s.topic, group=s.consumer_group, embedder=self.embedder.name)
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.commit_done()
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        log.info("consumer_stopped", indexed=self.indexed, dead_lettered=self.dead_lettered)
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+
+    async def commit_done(self, partitions: Any = None) -> None:
+        if self.consumer is None or not self._done:
+            return
+        offsets = {
+            tp: off for tp, off in self._done.items() if partitions is None or tp in set(partitions)
+        }
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except Exception as exc:  # rebalance in progress etc.: records come back, ids make it safe
+            log.warning("commit_failed", error=str(exc))
+            return
+        for tp in offsets:
+            self._done.pop(tp, None)
+
+    async def run(self) -> None:
+        assert self.consumer is not None
+        while not self.stopping.is_set():
+            batches = await self.consumer.getmany(
+                timeout_ms=self.settings.consumer_batch_timeout_ms,
+                max_records=self.settings.consumer_batch_max,
+            )
+            if not batches:
+                self._update_lag()
+                continue
+            records = [
+                SourceRecord(
+                    topic=r.topic,
+                    partition=r.partition,
+                    offset=r.offset,
+                    key=r.key,
+                    value=r.value,
+                    headers=tuple(r.headers or ()),
+                    timestamp_ms=r.timestamp,
+                )
+                for recs in batches.values()
+                for r in recs
+            ]
+            with metrics.BATCH_SECONDS.time():
+                handled = await self.handle_batch(records)
+            if not handled:
+                break  # stopping while OpenSearch was down: abandon, Kafka re-delivers
+            for tp, recs in batches.items():
+                self._done[tp] = recs[-1].offset + 1
+                self._position[tp] = recs[-1].offset + 1
+            await self.commit_done()
+            self._update_lag()
+
+    async def handle_batch(self, records: Sequence[SourceRecord]) -> bool:
+        """Index or dead-letter every record. False if we stopped before finishing."""
+        metrics.CONSUMED.inc(len(records))
+        hits0, misses0, calls0 = self.embedder.hits, self.embedder.misses, self.embedder.model_calls
+        result = await asyncio.to_thread(
+            transform, records, self.embedder, raw_max_bytes=self.settings.raw_max_bytes
+        )
+        metrics.EMBED_CACHE_HITS.inc(self.embedder.hits - hits0)
+        metrics.EMBED_CACHE_MISSES.inc(self.embedder.misses - misses0)
+        metrics.EMBED_CALLS.inc(self.embedder.model_calls - calls0)
+        for flag in result.flags:
+            metrics.FLAGGED.labels(flag=flag).inc()
+        dead = list(result.dead_letters)
+        ok, index_dead = await self._index_with_retry(result.actions)
+        if not ok:
+            return False
+        dead.extend(index_dead)
+        await self._send_dead_letters(dead)
+        return True
+
+    async def _index_with_retry(self, actions: list[IndexAction]) -> tuple[bool, list[DeadLetter]]:
+        pending = actions
+        dead: list[DeadLetter] = []
+        attempt = 0
+        paused = False
+        try:
+            while pending:
+                try:
+                    failures = await self.sink.write(pending)
+                    metrics.OPENSEARCH_UP.set(1)
+                except Exception as exc:
+                    if not _is_transient(exc):
+                        raise
+                    metrics.OPENSEARCH_UP.set(0)
+                    metrics.BULK_RETRIES.labels(cause="transport").inc()
+                    if not paused and self.consumer is not None:
+                        # Hold the partitions: no new fetches (memory stays bounded) while we wait.
+                        self.consumer.pause(*self.consumer.assignment())
+                        paused = True
+                    attempt += 1
+                    delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6)) * (0.5 + random.random() / 2)
+                    log.warning("opensearch_unavailable", error=str(exc)[:200], retry_in_s=round(delay, 2))
+                    if await self._sleep_or_stop(delay):
+                        return False, dead
+                    continue
+                self.indexed += len(pending) - len(failures)
+                metrics.INDEXED.inc(len(pending) - len(failures))
+                retry = [f.action for f in failures if f.retriable]
+                for f in failures:
+                    if not f.retriable:
+                        dead.append(DeadLetter(f.action.record, "index", f"status_{f.status}", f.error))
+                if retry:
+                    metrics.BULK_RETRIES.labels(cause="item").inc(len(retry))
+                    attempt += 1
+                    if await self._sleep_or_stop(min(MAX_BACKOFF_S, 0.2 * 2 ** min(attempt, 6))):
+                        return False, dead
+                pending = retry
+            return True, dead
+        finally:
+            if paused and self.consumer is not None:
+                self.consumer.resume(*self.consumer.assignment())
+                log.info("opensearch_recovered")
+
+    async def _sleep_or_stop(self, delay: float) -> bool:
+        """Sleep, keeping the group membership alive; True if a stop was requested meanwhile."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+            return True
+        except TimeoutError:
+            if self.consumer is not None:
+                # Poll paused partitions: returns nothing but tells the group we are alive.
+                await self.consumer.getmany(timeout_ms=0)
+            return False
+
+    async def _send_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
+        if not dead:
+            return
+        assert self.producer is not None
+        futures = []
+        for letter in dead:
+            futures.append(
+                await self.producer.send(
+                    self.settings.dlq_topic,
+                    value=letter.record.value or b"",
+                    key=letter.record.key,
+                    headers=letter.headers(),
+                )
+            )
+        await asyncio.gather(*futures)
+        for letter in dead:
+            metrics.DLQ.labels(stage=letter.stage, reason=letter.reason).inc()
+            log.info(
+                "dead_lettered",
+                reason=letter.reason,
+                stage=letter.stage,
+                partition=letter.record.partition,
+                offset=letter.record.offset,
+            )
+        self.dead_lettered += len(dead)
+
+    def _update_lag(self) -> None:
+        if self.consumer is None:
+            return
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            pos = self._position.get(tp)
+            if high is None or pos is None:
+                continue
+            metrics.LAG.labels(partition=str(tp.partition)).set(max(0, high - pos))
+
+
+def install_signal_handlers(worker: LogEmbedder) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.request_stop)

@@ -1,0 +1,75 @@
+"""Bulk indexing into OpenSearch, with each failed item classified as retriable or not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from consumers.log_embedder.pipeline import IndexAction
+
+# Statuses where the same request may succeed later (overload, shard not ready, node restarting).
+RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(slots=True)
+class ItemFailure:
+    action: IndexAction
+    status: int
+    error: str
+    retriable: bool
+
+
+class EventSink(Protocol):
+    async def write(self, actions: Sequence[IndexAction]) -> list[ItemFailure]:
+        """Index the actions; raise on transport failure, return per-item failures."""
+        ...
+
+
+def bulk_body(actions: Sequence[IndexAction]) -> str:
+    lines: list[str] = []
+    for action in actions:
+        lines.append(json.dumps({"index": {"_index": action.index, "_id": action.doc_id}}))
+        lines.append(json.dumps(action.doc, separators=(",", ":"), ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def classify_bulk_response(actions: Sequence[IndexAction], response: dict[str, Any]) -> list[ItemFailure]:
+    failures: list[ItemFailure] = []
+    if not response.get("errors"):
+        return failures
+    for action, item in zip(actions, response.get("items", []), strict=False):
+        result = item.get("index") or item.get("create") or {}
+        status = int(result.get("status", 0))
+        if 200 <= status < 300:
+            continue
+        error = result.get("error", {})
+        text = json.dumps(error)[:1000] if isinstance(error, dict) else str(error)[:1000]
+        failures.append(ItemFailure(action, status, text, status in RETRIABLE_STATUSES))
+    return failures
+
+
+class OpenSearchSink:
+    """Writes with the async client; transport errors propagate for the caller's retry loop."""
+
+    def __init__(self, client: Any, refresh: bool = False) -> None:
+        self.client = client
+        self.refresh = refresh
+
+    async def write(self, actions: Sequence[IndexAction]) -> list[ItemFailure]:
+        if not actions:
+            return []
+        response = await self.client.bulk(body=bulk_body(actions), refresh=self.refresh)
+        return classify_bulk_response(actions, response)
+
+
+class NullSink:
+    """Accepts everything; used to measure the consumer alone."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def write(self, actions: Sequence[IndexAction]) -> list[ItemFailure]:
+        self.count += len(actions)
+        return []

@@ -1,0 +1,3 @@
+"""LogLens shared core: event model, index contracts, embedder port, settings, CLI."""
+
+__version__ = "0.1.0"

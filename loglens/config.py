@@ -1,0 +1,88 @@
+"""One settings object for every LogLens process, read from environment variables.
+
+Every field maps to an env var ``LOGLENS_<FIELD>`` (upper case); the README's
+configuration table lists them all. Read it once per entry point with
+:func:`get_settings` and pass it down; nothing reads the environment elsewhere.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "loglens"
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "share" / "loglens"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOGLENS_", extra="ignore")
+
+    # --- local stack -------------------------------------------------------
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Downloaded server artifacts (Kafka jars, OpenSearch zips); outside the repo.",
+    )
+    state_dir: Path = Field(
+        default_factory=_default_state_dir,
+        description="Data, logs and pid files of the local stack and of processes started by `loglens up`.",
+    )
+    kafka_version: str = Field("3.9.1", description="Apache Kafka broker version fetched with Maven.")
+    opensearch_version: str = Field("2.19.1", description="OpenSearch + k-NN plugin version.")
+    opensearch_heap: str = Field("1g", description="OpenSearch JVM heap (-Xms/-Xmx).")
+    kafka_heap: str = Field("512m", description="Kafka broker JVM heap.")
+    stack_timeout_s: float = Field(180.0, description="Seconds to wait for each server to be ready.")
+
+    # --- Kafka -------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    topic: str = Field("app-logs", description="Topic the Spring apps log to.")
+    dlq_topic: str = Field("app-logs.dlq", description="Dead-letter topic for poison records.")
+    topic_partitions: int = Field(6, description="Partitions of the app-logs topic when created.")
+    consumer_group: str = Field("loglens-embedder", description="Consumer group of log_embedder.")
+
+    # --- OpenSearch --------------------------------------------------------
+    opensearch_url: str = Field("http://127.0.0.1:9200", description="OpenSearch base URL.")
+    opensearch_user: str | None = Field(None, description="OpenSearch basic-auth user (production).")
+    opensearch_password: str | None = Field(None, description="OpenSearch basic-auth password.")
+    opensearch_timeout_s: float = Field(30.0, description="Per-request OpenSearch timeout.")
+    index_shards: int = Field(1, description="Primary shards of LogLens indices.")
+    index_replicas: int = Field(0, description="Replicas of LogLens indices (0 on a single node).")
+
+    # --- embeddings --------------------------------------------------------
+    embedder: Literal["minilm", "hash", "openai"] = Field(
+        "minilm",
+        description="minilm = local all-MiniLM-L6-v2 (384-d, numpy); hash = feature hashing "
+        "(tests only); openai = OpenAI-compatible embeddings endpoint.",
+    )
+    embed_batch_size: int = Field(64, description="Texts per embedding call.")
+    openai_api_key: str | None = Field(None, description="Key for OpenAI or a compatible endpoint.")
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible base URL (vLLM, Ollama...).")
+    openai_embedding_model: str = Field("text-embedding-3-large", description="Embedding model name.")
+    openai_embedding_dim: int = Field(1024, description="Embedding dimensions asked of the endpoint.")
+
+    # --- consumer ----------------------------------------------------------
+    consumer_batch_max: int = Field(500, description="Max records per consumer batch.")
+    consumer_batch_timeout_ms: int = Field(500, description="Max wait to fill a batch.")
+    consumer_metrics_port: int = Field(9108, description="Port of the consumer's /metrics (0 = off).")
+    raw_max_bytes: int = Field(8192, description="Size cap of the `raw` field stored per event.")
+
+    # --- AI service --------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Bind address of the AI service.")
+    api_port: int = Field(8000, description="Port of the AI service (blue 8000, green 8001).")
+    slot: str = Field("blue", description="Blue/green slot this process serves.")
+    build: str = Field("dev", description="Build id stamped on /version and logs.")
+    ask_default_k: int = Field(10, description="Citations returned by /ask.")
+    log_level: str = Field("INFO", description="Log level of LogLens processes.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

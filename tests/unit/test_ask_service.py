@@ -1,0 +1,123 @@
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ai_service.chat.schemas import AskRequest
+from ai_service.chat.service import AskService, group_by_template, rrf_fuse
+from ai_service.deps import get_ask_service
+from ai_service.main import create_app
+from ai_service.search.opensearch_search import Hit, SearchFilters, bm25_query
+from loglens.embedding.hashing import HashingEmbedder
+
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def hit(i: int, template: str, service: str = "payment", level: str = "ERROR", exc: bool = False) -> Hit:
+    src: dict[str, object] = {
+        "@timestamp": f"2026-11-25T13:{i:02d}:00.000Z", "service": service, "level": level,
+        "message": f"{template.replace('<*>', str(i))}", "template": template, "template_id": template[:8],
+    }
+    if exc:
+        src["exception"] = {"class": "java.sql.SQLTransientConnectionException", "message": "pool timeout",
+                            "causes": [{"class": "java.sql.SQLTransientConnectionException", "message": "pool"}],
+                            "top_app_frame": "com.acme.payment.PaymentService.charge"}
+    return Hit(id=f"app-logs-0-{i}", index="log-events-2026.11.25", score=1.0, source=src)
+
+
+class FakeSearch:
+    bm25_indices = ("log-events", "logs-*")
+    knn_indices = ("log-events",)
+
+    def __init__(self, bm25: list[Hit], knn: list[Hit]) -> None:
+        self._bm25, self._knn = bm25, knn
+        self.filters: list[SearchFilters] = []
+
+    async def bm25(self, text: str, filters: SearchFilters, k: int) -> list[Hit]:
+        self.filters.append(filters)
+        return self._bm25[:k]
+
+    async def knn(self, vector: list[float], filters: SearchFilters, k: int) -> list[Hit]:
+        assert len(vector) == 384
+        return self._knn[:k]
+
+
+def test_rrf_prefers_hits_ranked_by_both() -> None:
+    a, b, c = hit(1, "A <*>"), hit(2, "B <*>"), hit(3, "C <*>")
+    fused = rrf_fuse([[a, b], [c, b]])
+    assert fused[0][0].id == b.id
+
+
+def test_group_by_template_dedups() -> None:
+    hits = [hit(i, "Pool timeout after <*>ms") for i in range(5)] + [hit(9, "Other <*>")]
+    groups = group_by_template([(h, 1.0) for h in hits])
+    assert [len(g.hits) for g in groups] == [5, 1]
+
+
+async def test_ask_builds_cited_answer_with_scope() -> None:
+    bm25 = [hit(i, "Connection is not available, request timed out after <*>ms", exc=True) for i in range(6)]
+    knn = [hit(20, "Payment <*> declined", level="WARN")]
+    search = FakeSearch(bm25, knn)
+    service = AskService(search, HashingEmbedder())
+    resp = await service.ask(AskRequest(question="why are payments failing?", service="payment", since="1h"), NOW)
+    assert resp.citations and resp.citations[0].service == "payment"
+    assert "×6" in resp.answer and "[1]" in resp.answer
+    assert "SQLTransientConnectionException" in resp.answer
+    assert resp.searched.window["since"] == "2026-11-25T13:00:00Z"
+    assert resp.searched.filters["service"] == ["payment"]
+    assert search.filters[0].services == ["payment"]
+
+
+async def test_ask_with_nothing_found_says_so() -> None:
+    service = AskService(FakeSearch([], []), HashingEmbedder())
+    resp = await service.ask(AskRequest(question="anything about inventory?", service="inventory"), NOW)
+    assert resp.citations == []
+    assert resp.answer.startswith("No matching events") and "inventory" in resp.answer
+
+
+def test_bm25_query_never_uses_query_string() -> None:
+    q = bm25_query('service:payment OR {"match_all":{}} *', SearchFilters(), 10)
+    text = str(q)
+    assert "query_string" not in text and "simple_query_string" not in text
+    assert q["query"]["bool"]["must"][0]["multi_match"]["query"].startswith("service:payment")
+
+
+@pytest.fixture()
+def client() -> TestClient:
+    app = create_app(embedder=HashingEmbedder())
+    search = FakeSearch([hit(1, "Payment <*> declined")], [])
+    app.dependency_overrides[get_ask_service] = lambda: AskService(search, HashingEmbedder())
+    return TestClient(app)  # no lifespan: no OpenSearch client is made
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({}, "question"),
+        ({"question": "   "}, "question"),
+        ({"question": "x" * 5000}, "question"),
+        ({"question": "ok", "service": "pay ment; drop"}, "service"),
+        ({"question": "ok", "since": "banana o'clock"}, "ISO-8601"),
+        ({"question": "ok", "bogus": 1}, "bogus"),
+    ],
+)
+def test_bad_requests_get_422_saying_what_to_fix(client: TestClient, body: dict[str, object], fragment: str) -> None:
+    r = client.post("/ask", json=body)
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "invalid_request" and fragment in err["message"]
+
+
+def test_ask_json_and_stream(client: TestClient) -> None:
+    r = client.post("/ask", json={"question": "payments declined?"})
+    assert r.status_code == 200
+    assert r.json()["citations"][0]["@timestamp"].startswith("2026-11-25")
+    r = client.post("/ask", json={"question": "payments declined?", "stream": True})
+    assert r.headers["content-type"].startswith("text/event-stream")
+    events = [line.split(": ", 1)[1] for line in r.text.splitlines() if line.startswith("event: ")]
+    assert events[0] == "meta" and "answer" in events and events[-2:] == ["citations", "done"]
+
+
+def test_unknown_route_has_json_error(client: TestClient) -> None:
+    r = client.get("/nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
