@@ -41,8 +41,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content=error_body(exc.code, exc.message),
-                            headers=exc.headers)
+        return JSONResponse(
+            status_code=exc.status, content=error_body(exc.code, exc.message), headers=exc.headers
+        )
 
     @app.exception_handler(DependencyUnavailable)
     async def _dependency(_: Request, exc: DependencyUnavailable) -> JSONResponse:
@@ -55,6 +56,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
-        return JSONResponse(status_code=exc.status_code, content=error_body(code, str(exc.detail)),
-                            headers=getattr(exc, "headers", None))
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(
+            status_code=exc.status_code,
+            content=error_body(code, str(exc.detail)),
+            headers=getattr(exc, "headers", None),
+        )

@@ -1,4 +1,7 @@
-"""Builds the FastAPI app from routers. ``uvicorn ai_service.main:create_app --factory`` or ``loglens serve``."""
+"""Builds the FastAPI app from routers.
+
+Run with ``loglens serve`` or ``uvicorn ai_service.main:create_app --factory``.
+"""
 
 from __future__ import annotations
 
@@ -100,8 +103,13 @@ def main() -> int:
 
     settings = get_settings()
     configure_logging(settings.log_level, service="ai_service", slot=settings.slot, build=settings.build)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None,
-                timeout_graceful_shutdown=10)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
     return 0
 
 

@@ -54,9 +54,12 @@ def cmd_up(args: argparse.Namespace) -> int:
             "demo-traffic",
             [sys.executable, "-m", "loglens.cli", "demo-traffic", "--rate", str(args.rate)],
         )
-    print(f"\nLogLens is up.\n  chat UI:     {base}/\n  API docs:    {base}/docs\n"
-          f"  metrics:     {base}/metrics (AI service), http://127.0.0.1:{settings.consumer_metrics_port}/ (consumer)\n"
-          f"  logs:        loglens logs consumer|ai-service|demo-traffic\n  stop:        loglens down")
+    print(
+        f"\nLogLens is up.\n  chat UI:     {base}/\n  API docs:    {base}/docs\n"
+        f"  metrics:     {base}/metrics (AI service), "
+        f"http://127.0.0.1:{settings.consumer_metrics_port}/ (consumer)\n"
+        f"  logs:        loglens logs consumer|ai-service|demo-traffic\n  stop:        loglens down"
+    )
     return 0
 
 
@@ -105,8 +108,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.since:
         body["since"] = args.since
     url = args.url or f"http://{settings.api_host}:{settings.api_port}"
-    req = urllib.request.Request(f"{url}/ask", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}/ask", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             payload = json.loads(resp.read())
@@ -114,7 +118,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"error {exc.code}: {exc.read().decode('utf-8', 'replace')}", file=sys.stderr)
         return 1
     except urllib.error.URLError as exc:
-        print(f"cannot reach the AI service at {url} ({exc.reason}); start it with `loglens up`", file=sys.stderr)
+        print(
+            f"cannot reach the AI service at {url} ({exc.reason}); start it with `loglens up`",
+            file=sys.stderr,
+        )
         return 2
     if args.json:
         print(json.dumps(payload, indent=2))

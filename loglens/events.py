@@ -17,7 +17,14 @@ from loglens.errors import BadEvent
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 _LEVEL_ALIASES = {"WARNING": "WARN", "ERR": "ERROR", "CRITICAL": "FATAL", "SEVERE": "ERROR", "FINE": "DEBUG"}
-_LEVEL_BY_VALUE = {5000: "TRACE", 10000: "DEBUG", 20000: "INFO", 30000: "WARN", 40000: "ERROR", 50000: "FATAL"}
+_LEVEL_BY_VALUE = {
+    5000: "TRACE",
+    10000: "DEBUG",
+    20000: "INFO",
+    30000: "WARN",
+    40000: "ERROR",
+    50000: "FATAL",
+}
 
 # "java.lang.IllegalStateException: boom" / "Caused by: x.y.Z: msg" / "\tat a.b.C.m(C.java:12)"
 _EXC_HEAD = re.compile(r"^(?:Caused by: )?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+)(?::\s?(.*))?$")

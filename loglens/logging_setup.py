@@ -8,8 +8,9 @@ import sys
 import structlog
 
 
-def configure_logging(level: str = "INFO", *, service: str, slot: str | None = None,
-                      build: str | None = None, json: bool = True) -> None:
+def configure_logging(
+    level: str = "INFO", *, service: str, slot: str | None = None, build: str | None = None, json: bool = True
+) -> None:
     """Route stdlib and structlog output through one JSON renderer.
 
     ``service``/``slot``/``build`` are bound on every line so blue/green and

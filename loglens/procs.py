@@ -46,7 +46,9 @@ def read_pid(settings: Settings, name: str) -> int | None:
     return pid if pid_alive(pid) else None
 
 
-def start_background(settings: Settings, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
+def start_background(
+    settings: Settings, name: str, argv: list[str], env: dict[str, str] | None = None
+) -> int:
     """Start ``argv`` detached with output to ``<run>/<name>.log``; reuse it if already running."""
     existing = read_pid(settings, name)
     if existing is not None:

@@ -9,11 +9,27 @@ from datetime import UTC, datetime, timedelta
 from loglens.events import parse_timestamp
 
 _UNITS = {
-    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "w": 604800, "week": 604800, "weeks": 604800,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+    "week": 604800,
+    "weeks": 604800,
 }
 _RELATIVE = re.compile(r"^(?:last\s+|past\s+)?(\d+)?\s*([a-z]+)(?:\s+ago)?$")
 ACCEPTED_FORMS = "an ISO-8601 time (2026-11-25T14:00:00Z) or a span like '15m', '2h', '1d', 'last 30 minutes'"
@@ -52,8 +68,12 @@ def parse_point(text: str, now: datetime) -> datetime:
         raise ValueError(f"cannot read time {text!r}: use {ACCEPTED_FORMS}") from exc
 
 
-def resolve_window(since: str | None, until: str | None, now: datetime | None = None,
-                   default_span: timedelta | None = timedelta(hours=24)) -> Window:
+def resolve_window(
+    since: str | None,
+    until: str | None,
+    now: datetime | None = None,
+    default_span: timedelta | None = timedelta(hours=24),
+) -> Window:
     now = now or datetime.now(UTC)
     end = parse_point(until, now) if until else now
     start = parse_point(since, now) if since else (end - default_span if default_span else None)

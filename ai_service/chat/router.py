@@ -38,8 +38,12 @@ async def _answer(request: AskRequest, service: AskServiceDep) -> AskResponse:
     return response
 
 
-@router.post("/ask", response_model=AskResponse, response_model_by_alias=True,
-             responses={422: {"description": "bad input"}, 503: {"description": "dependency down"}})
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    response_model_by_alias=True,
+    responses={422: {"description": "bad input"}, 503: {"description": "dependency down"}},
+)
 async def ask(request: AskRequest, service: AskServiceDep) -> AskResponse | StreamingResponse:
     response = await _answer(request, service)
     if not request.stream:
@@ -53,5 +57,8 @@ async def ask(request: AskRequest, service: AskServiceDep) -> AskResponse | Stre
         yield _sse("citations", body["citations"])
         yield _sse("done", {"degraded": response.degraded})
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -13,12 +13,17 @@ MAX_QUESTION_CHARS = 2000
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS,
-                          description="The question, in plain words.")
-    service: str | None = Field(None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
-                                description="Only events of this service.")
-    since: str | None = Field(None, max_length=64,
-                              description="Window start: ISO-8601 time or a relative span like '15m', '2h', '1d'.")
+    question: str = Field(
+        ..., min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, in plain words."
+    )
+    service: str | None = Field(
+        None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$", description="Only events of this service."
+    )
+    since: str | None = Field(
+        None,
+        max_length=64,
+        description="Window start: ISO-8601 time or a relative span like '15m', '2h', '1d'.",
+    )
     until: str | None = Field(None, max_length=64, description="Window end: ISO-8601 time (default now).")
     conversation_id: str | None = Field(None, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")
     stream: bool = False

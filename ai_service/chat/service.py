@@ -75,15 +75,17 @@ def _citation(hit: Hit) -> Citation:
     excerpt = str(src.get("message", ""))
     if exc.get("class"):
         excerpt = f"{excerpt} — {exc.get('class')}: {exc.get('message', '')}"
-    return Citation(
-        id=hit.id,
-        index=hit.index,
-        timestamp=src.get("@timestamp"),
-        service=src.get("service"),
-        level=src.get("level"),
-        template_id=src.get("template_id"),
-        excerpt=_short(excerpt),
-        event=src,
+    return Citation.model_validate(
+        {
+            "id": hit.id,
+            "index": hit.index,
+            "@timestamp": src.get("@timestamp"),
+            "service": src.get("service"),
+            "level": src.get("level"),
+            "template_id": src.get("template_id"),
+            "excerpt": _short(excerpt),
+            "event": src,
+        }
     )
 
 
@@ -100,15 +102,18 @@ def _describe_scope(window: Window, filters: SearchFilters) -> str:
     return scope
 
 
-def evidence_answer(groups: Sequence[Group], citations: Sequence[Citation], window: Window,
-                    filters: SearchFilters) -> str:
+def evidence_answer(
+    groups: Sequence[Group], citations: Sequence[Citation], window: Window, filters: SearchFilters
+) -> str:
     """A deterministic answer built only from retrieved events; every line cites them as [n]."""
     scope = _describe_scope(window, filters)
     if not groups:
         return f"No matching events {scope}."
     number = {(c.index, c.id): i + 1 for i, c in enumerate(citations)}
     total = sum(len(g.hits) for g in groups)
-    services = sorted({str(h.source.get("service")) for g in groups for h in g.hits if h.source.get("service")})
+    services = sorted(
+        {str(h.source.get("service")) for g in groups for h in g.hits if h.source.get("service")}
+    )
     lines = [
         f"Found {total} matching events in {len(groups)} distinct log templates {scope}"
         + (f", from {', '.join(services)}." if services else ".")
@@ -118,9 +123,11 @@ def evidence_answer(groups: Sequence[Group], citations: Sequence[Citation], wind
         ref = number.get((group.best.index, group.best.id))
         first, last = _span(group.hits)
         label = src.get("template") or src.get("message") or ""
-        when = f", first {first}, last {last}" if first and first != last else (f", at {first}" if first else "")
+        when = (
+            f", first {first}, last {last}" if first and first != last else (f", at {first}" if first else "")
+        )
         lines.append(
-            f"- [{src.get('level', '?')}] {src.get('service', '?')}: \"{_short(str(label), 160)}\" "
+            f'- [{src.get("level", "?")}] {src.get("service", "?")}: "{_short(str(label), 160)}" '
             f"×{len(group.hits)}{when} [{ref}]"
         )
     for group in groups:

@@ -30,7 +30,10 @@ async def readyz(request: Request, settings: SettingsDep, client: OpenSearchDep)
     checks: dict[str, Any] = {}
     try:
         health = await client.cluster.health()
-        checks["opensearch"] = {"ok": health.get("status") in ("green", "yellow"), "status": health.get("status")}
+        checks["opensearch"] = {
+            "ok": health.get("status") in ("green", "yellow"),
+            "status": health.get("status"),
+        }
     except Exception as exc:
         checks["opensearch"] = {"ok": False, "error": str(exc)[:200]}
     if checks["opensearch"]["ok"]:
@@ -38,15 +41,20 @@ async def readyz(request: Request, settings: SettingsDep, client: OpenSearchDep)
             has_template = await client.indices.exists_index_template(name="loglens-log-events")
             has_catalog = await client.indices.exists(index=TEMPLATES_INDEX)
             has_events = await client.indices.exists_alias(name=EVENTS_ALIAS)
-            checks["indices"] = {"ok": bool(has_template and has_catalog),
-                                 "log_events_alias": bool(has_events)}
+            checks["indices"] = {
+                "ok": bool(has_template and has_catalog),
+                "log_events_alias": bool(has_events),
+            }
         except Exception as exc:
             checks["indices"] = {"ok": False, "error": str(exc)[:200]}
     else:
         checks["indices"] = {"ok": False, "error": "opensearch unreachable"}
     embedder = getattr(request.app.state, "embedder", None)
-    checks["embedder"] = {"ok": embedder is not None,
-                          "name": getattr(embedder, "name", None), "dim": getattr(embedder, "dim", None)}
+    checks["embedder"] = {
+        "ok": embedder is not None,
+        "name": getattr(embedder, "name", None),
+        "dim": getattr(embedder, "dim", None),
+    }
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse(
         status_code=200 if ready else 503,

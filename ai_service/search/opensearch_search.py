@@ -77,8 +77,15 @@ def bm25_query(text: str, filters: SearchFilters, k: int) -> dict[str, Any]:
                     {
                         "multi_match": {
                             "query": text,
-                            "fields": ["message^2", "template", "exception.message", "exception.class^2",
-                                       "stack_trace^0.5", "service", "logger"],
+                            "fields": [
+                                "message^2",
+                                "template",
+                                "exception.message",
+                                "exception.class^2",
+                                "stack_trace^0.5",
+                                "service",
+                                "logger",
+                            ],
                             "type": "best_fields",
                             "operator": "or",
                             "lenient": True,
@@ -110,8 +117,8 @@ def _hits(response: dict[str, Any]) -> list[Hit]:
 class OpenSearchSearch:
     """BM25 over ``log-events`` + ``logs-*``; k-NN over ``log-events``."""
 
-    bm25_indices = (EVENTS_ALIAS, LOGSTASH_INDEX_PATTERN)
-    knn_indices = (EVENTS_ALIAS,)
+    bm25_indices: tuple[str, ...] = (EVENTS_ALIAS, LOGSTASH_INDEX_PATTERN)
+    knn_indices: tuple[str, ...] = (EVENTS_ALIAS,)
 
     def __init__(self, client: Any) -> None:
         self.client = client

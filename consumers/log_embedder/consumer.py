@@ -94,9 +94,7 @@ class LogEmbedder:
     async def commit_done(self, partitions: Any = None) -> None:
         if self.consumer is None or not self._done:
             return
-        offsets = {
-            tp: off for tp, off in self._done.items() if partitions is None or tp in set(partitions)
-        }
+        offsets = {tp: off for tp, off in self._done.items() if partitions is None or tp in set(partitions)}
         if not offsets:
             return
         try:

@@ -15,13 +15,20 @@ NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 
 def hit(i: int, template: str, service: str = "payment", level: str = "ERROR", exc: bool = False) -> Hit:
     src: dict[str, object] = {
-        "@timestamp": f"2026-11-25T13:{i:02d}:00.000Z", "service": service, "level": level,
-        "message": f"{template.replace('<*>', str(i))}", "template": template, "template_id": template[:8],
+        "@timestamp": f"2026-11-25T13:{i:02d}:00.000Z",
+        "service": service,
+        "level": level,
+        "message": f"{template.replace('<*>', str(i))}",
+        "template": template,
+        "template_id": template[:8],
     }
     if exc:
-        src["exception"] = {"class": "java.sql.SQLTransientConnectionException", "message": "pool timeout",
-                            "causes": [{"class": "java.sql.SQLTransientConnectionException", "message": "pool"}],
-                            "top_app_frame": "com.acme.payment.PaymentService.charge"}
+        src["exception"] = {
+            "class": "java.sql.SQLTransientConnectionException",
+            "message": "pool timeout",
+            "causes": [{"class": "java.sql.SQLTransientConnectionException", "message": "pool"}],
+            "top_app_frame": "com.acme.payment.PaymentService.charge",
+        }
     return Hit(id=f"app-logs-0-{i}", index="log-events-2026.11.25", score=1.0, source=src)
 
 
@@ -59,7 +66,9 @@ async def test_ask_builds_cited_answer_with_scope() -> None:
     knn = [hit(20, "Payment <*> declined", level="WARN")]
     search = FakeSearch(bm25, knn)
     service = AskService(search, HashingEmbedder())
-    resp = await service.ask(AskRequest(question="why are payments failing?", service="payment", since="1h"), NOW)
+    resp = await service.ask(
+        AskRequest(question="why are payments failing?", service="payment", since="1h"), NOW
+    )
     assert resp.citations and resp.citations[0].service == "payment"
     assert "×6" in resp.answer and "[1]" in resp.answer
     assert "SQLTransientConnectionException" in resp.answer
@@ -101,7 +110,9 @@ def client() -> TestClient:
         ({"question": "ok", "bogus": 1}, "bogus"),
     ],
 )
-def test_bad_requests_get_422_saying_what_to_fix(client: TestClient, body: dict[str, object], fragment: str) -> None:
+def test_bad_requests_get_422_saying_what_to_fix(
+    client: TestClient, body: dict[str, object], fragment: str
+) -> None:
     r = client.post("/ask", json=body)
     assert r.status_code == 422
     err = r.json()["error"]

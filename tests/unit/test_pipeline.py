@@ -14,18 +14,32 @@ def rec(offset: int, value: bytes | None, key: bytes | None = b"order") -> Sourc
 
 
 def good(msg: str = "Order 1 placed") -> bytes:
-    return json.dumps({"@timestamp": "2026-11-25T13:00:00Z", "message": msg, "level": "INFO",
-                       "service": "order", "logger_name": "com.acme.Order"}).encode()
+    return json.dumps(
+        {
+            "@timestamp": "2026-11-25T13:00:00Z",
+            "message": msg,
+            "level": "INFO",
+            "service": "order",
+            "logger_name": "com.acme.Order",
+        }
+    ).encode()
 
 
 def test_transform_splits_good_and_bad_and_counts_all() -> None:
-    records = [rec(0, good()), rec(1, b"{oops"), rec(2, b""), rec(3, good("Order 2 placed")),
-               rec(4, b"\xff\xfe"), rec(5, json.dumps({"no": "message"}).encode())]
+    records = [
+        rec(0, good()),
+        rec(1, b"{oops"),
+        rec(2, b""),
+        rec(3, good("Order 2 placed")),
+        rec(4, b"\xff\xfe"),
+        rec(5, json.dumps({"no": "message"}).encode()),
+    ]
     result = transform(records, HashingEmbedder(), raw_max_bytes=1000, now=NOW)
     assert len(result.actions) + len(result.dead_letters) == len(records)
     assert [a.doc_id for a in result.actions] == ["app-logs-2-0", "app-logs-2-3"]
     assert sorted(d.reason for d in result.dead_letters) == sorted(
-        ["malformed_json", "empty", "bad_encoding", "missing_message"])
+        ["malformed_json", "empty", "bad_encoding", "missing_message"]
+    )
     doc = result.actions[0].doc
     assert result.actions[0].index == "log-events-2026.11.25"
     assert len(doc["vector"]) == 384
@@ -54,7 +68,9 @@ def test_embedding_cache_makes_repeats_free() -> None:
     cached = CachedEmbedder(HashingEmbedder())
     records = [rec(i, good(f"Order {i} placed")) for i in range(100)]
     transform(records, cached, raw_max_bytes=1000, now=NOW)
-    transform([rec(200 + i, good(f"Order {i} placed")) for i in range(100)], cached, raw_max_bytes=1000, now=NOW)
+    transform(
+        [rec(200 + i, good(f"Order {i} placed")) for i in range(100)], cached, raw_max_bytes=1000, now=NOW
+    )
     assert cached.model_calls == 1  # one template → one model call, second batch all hits
     assert len(cached) == 1
 
@@ -64,9 +80,12 @@ def test_bulk_body_and_failure_classification() -> None:
     body = bulk_body(result.actions)
     lines = body.strip().split("\n")
     assert json.loads(lines[0]) == {"index": {"_index": "log-events-2026.11.25", "_id": "app-logs-2-0"}}
-    response = {"errors": True, "items": [
-        {"index": {"status": 429, "error": {"type": "es_rejected_execution_exception"}}},
-        {"index": {"status": 400, "error": {"type": "mapper_parsing_exception"}}},
-    ]}
+    response = {
+        "errors": True,
+        "items": [
+            {"index": {"status": 429, "error": {"type": "es_rejected_execution_exception"}}},
+            {"index": {"status": 400, "error": {"type": "mapper_parsing_exception"}}},
+        ],
+    }
     failures = classify_bulk_response(result.actions, response)
     assert [(f.status, f.retriable) for f in failures] == [(429, True), (400, False)]

@@ -8,7 +8,10 @@ def test_mask_replaces_variables() -> None:
     )
     assert "30000" not in template and "example.com" not in template and "10.0.0.5" not in template
     assert "3f2a9c1e" not in template
-    assert template.startswith("HikariPool-<*> - Connection is not available") or "Connection is not available" in template
+    assert (
+        template.startswith("HikariPool-<*> - Connection is not available")
+        or "Connection is not available" in template
+    )
     assert params
 
 

@@ -9,8 +9,14 @@ NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     ("text", "span"),
-    [("15m", timedelta(minutes=15)), ("last 30 minutes", timedelta(minutes=30)), ("2h", timedelta(hours=2)),
-     ("1d", timedelta(days=1)), ("hour", timedelta(hours=1)), ("past 3 days", timedelta(days=3))],
+    [
+        ("15m", timedelta(minutes=15)),
+        ("last 30 minutes", timedelta(minutes=30)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        ("hour", timedelta(hours=1)),
+        ("past 3 days", timedelta(days=3)),
+    ],
 )
 def test_relative(text: str, span: timedelta) -> None:
     assert parse_relative(text) == span

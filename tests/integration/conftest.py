@@ -1,0 +1,157 @@
+"""Fixtures for tests against the real Kafka + OpenSearch started by `loglens stack up`.
+
+Each test run gets its own topic and consumer group so runs never see each other's
+records; the indices are the real shared ones and tests filter on their own topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from opensearchpy import OpenSearch
+
+from loglens.config import Settings, get_settings
+from loglens.opensearch_client import sync_client
+
+ROOT = Path(__file__).resolve().parents[2]
+START_HINT = "start it with `loglens stack up` (scripts/test.sh does this)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Settings:
+    """The stack must be up; if it is not, bring it up (idempotent) — never skip."""
+    from loglens.stack import manager
+
+    manager.up(settings, progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def os_client(stack: Settings) -> Iterator[OpenSearch]:
+    client = sync_client(stack)
+    if not client.ping():
+        pytest.fail(f"OpenSearch at {stack.opensearch_url} is not reachable; {START_HINT}")
+    from loglens.indices import install_index_templates_sync
+
+    install_index_templates_sync(stack)
+    yield client
+    client.close()
+
+
+@pytest.fixture()
+async def test_topic(stack: Settings) -> AsyncIterator[str]:
+    """A fresh topic (3 partitions) for one test."""
+    name = f"it-{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def service_env(settings: Settings, **over: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "LOGLENS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "LOGLENS_OPENSEARCH_URL": settings.opensearch_url,
+        }
+    )
+    env.update(over)
+    return env
+
+
+class ServiceProcess:
+    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def wait_http(url: str, timeout: float, proc: ServiceProcess | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.proc.poll() is not None:
+            raise AssertionError(f"process exited early:\n{proc.log_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(
+        f"{url} not ready after {timeout}s" + (f":\n{proc.log_text()[-3000:]}" if proc else "")
+    )
+
+
+@pytest.fixture(scope="session")
+def ai_service(
+    stack: Settings, os_client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real AI service process on a free port, talking to the real OpenSearch."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("ai") / "ai-service.log"
+    proc = ServiceProcess(
+        [sys.executable, "-m", "ai_service.main"], service_env(stack, LOGLENS_API_PORT=str(port)), log_path
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/readyz", 120, proc)
+        yield base
+    finally:
+        proc.stop()
+
+
+async def wait_until(predicate: object, timeout: float, interval: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,0 +1,203 @@
+"""One flow through every real part: Kafka → consumer process → OpenSearch → k-NN and /ask."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError
+
+from loglens.config import Settings
+from loglens.embedding import build_embedder
+from tests.integration.conftest import ServiceProcess, service_env, wait_until
+
+STACK = (
+    "java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, "
+    "request timed out after 30000ms.\n"
+    "\tat com.zaxxer.hikari.pool.HikariPool.createTimeoutException(HikariPool.java:696)\n"
+    "\tat com.acme.payment.service.PaymentService.charge(PaymentService.java:87)\n"
+    "\tat org.springframework.aop.framework.ReflectiveMethodInvocation.proceed(ReflectiveMethodInvocation.java:186)\n"
+)
+
+
+def make_events(n: int, now: datetime) -> list[dict[str, Any]]:
+    events = []
+    for i in range(n):
+        ts = (now - timedelta(seconds=n - i)).isoformat(timespec="milliseconds")
+        trace = f"{i:032x}"
+        if i % 10 == 0:
+            events.append(
+                {
+                    "@timestamp": ts,
+                    "@version": "1",
+                    "service": "payment",
+                    "level": "ERROR",
+                    "level_value": 40000,
+                    "logger_name": "com.acme.payment.service.PaymentService",
+                    "thread_name": f"http-nio-8080-exec-{i % 8}",
+                    "message": f"Payment {1000 + i} failed: could not obtain JDBC connection",
+                    "stack_trace": STACK,
+                    "traceId": trace,
+                    "spanId": f"{i:016x}",
+                }
+            )
+        else:
+            events.append(
+                {
+                    "@timestamp": ts,
+                    "@version": "1",
+                    "service": "order",
+                    "level": "INFO",
+                    "level_value": 20000,
+                    "logger_name": "com.acme.order.web.OrderController",
+                    "thread_name": f"http-nio-8080-exec-{i % 8}",
+                    "message": f"Received POST /api/orders for customer {4000 + i}",
+                    "traceId": trace,
+                    "spanId": f"{i:016x}",
+                }
+            )
+    return events
+
+
+def count_topic_docs(client: OpenSearch, topic: str) -> int:
+    try:
+        client.indices.refresh(index="log-events")
+        resp = client.count(index="log-events", body={"query": {"term": {"kafka.topic": topic}}})
+    except NotFoundError:  # the alias appears with the first event
+        return 0
+    return int(resp["count"])
+
+
+async def read_dlq(settings: Settings, topic: str, expected: int, timeout: float = 30) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        settings.dlq_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(found) < expected:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                for r in records:
+                    headers = {k: v for k, v in (r.headers or ())}
+                    if headers.get("loglens.source.topic") == topic.encode():
+                        found.append((r, headers))
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_events_flow_to_opensearch_with_vectors_and_are_found(
+    stack: Settings, os_client: OpenSearch, ai_service: str, test_topic: str, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    events = make_events(60, now)
+    bad = [b"{this is not json", b"\xff\xfe not utf-8"]
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for ev in events:
+            await producer.send(test_topic, json.dumps(ev).encode(), key=ev["service"].encode())
+        for value in bad:
+            await producer.send(test_topic, value, key=b"payment")
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    group = f"g-{test_topic}"
+    consumer = ServiceProcess(
+        [sys.executable, "-m", "consumers.log_embedder"],
+        service_env(
+            stack, LOGLENS_TOPIC=test_topic, LOGLENS_CONSUMER_GROUP=group, LOGLENS_CONSUMER_METRICS_PORT="0"
+        ),
+        tmp_path / "consumer.log",
+    )
+    try:
+        await wait_until(lambda: count_topic_docs(os_client, test_topic) >= len(events), timeout=180)
+        dead = await read_dlq(stack, test_topic, expected=len(bad))
+    finally:
+        started = time.monotonic()
+        code = consumer.stop(timeout=20)
+        stop_seconds = time.monotonic() - started
+    log_text = consumer.log_text()
+    assert code == 0, log_text[-3000:]
+    assert stop_seconds < 15, f"SIGTERM took {stop_seconds:.1f}s"
+
+    # Nothing lost, nothing twice: indexed + dead-lettered == produced, one doc per offset.
+    assert count_topic_docs(os_client, test_topic) == len(events)
+    assert sorted(h["loglens.reason"] for _, h in dead) == [b"bad_encoding", b"malformed_json"]
+
+    # Offsets committed for everything handled.
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    assert sum(meta.offset for tp, meta in committed.items() if tp.topic == test_topic) == len(events) + len(
+        bad
+    )
+
+    # Stored with its vector (384-d), template and exception fields.
+    resp = os_client.search(
+        index="log-events",
+        body={
+            "size": 1,
+            "query": {
+                "bool": {"filter": [{"term": {"kafka.topic": test_topic}}, {"term": {"level": "ERROR"}}]}
+            },
+        },
+    )
+    doc = resp["hits"]["hits"][0]["_source"]
+    assert len(doc["vector"]) == 384
+    assert doc["exception"]["class"] == "java.sql.SQLTransientConnectionException"
+    assert doc["exception"]["top_app_frame"] == "com.acme.payment.service.PaymentService.charge"
+    assert doc["template"].startswith("Payment <*> failed")
+    assert resp["hits"]["hits"][0]["_id"].startswith(f"{test_topic}-")
+
+    # A k-NN query with the embedding of a paraphrase finds the payment errors first.
+    embedder = build_embedder(stack)
+    query_vec = embedder.embed(["payment could not get a database connection"])[0].tolist()
+    knn = os_client.search(
+        index="log-events",
+        body={
+            "size": 5,
+            "query": {
+                "knn": {
+                    "vector": {"vector": query_vec, "k": 5, "filter": {"term": {"kafka.topic": test_topic}}}
+                }
+            },
+        },
+    )
+    top = knn["hits"]["hits"][0]["_source"]
+    assert top["service"] == "payment" and top["level"] == "ERROR"
+
+    # /ask on the real AI service cites those events.
+    body = json.dumps(
+        {
+            "question": "why are payments failing with JDBC connection errors?",
+            "service": "payment",
+            "since": "2h",
+        }
+    ).encode()
+    req = urllib.request.Request(f"{ai_service}/ask", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        answer = json.loads(r.read())
+    cited = [c for c in answer["citations"] if c["id"].startswith(f"{test_topic}-")]
+    assert cited, answer
+    assert cited[0]["service"] == "payment"
+    assert "SQLTransientConnectionException" in answer["answer"]
+    assert answer["searched"]["filters"]["service"] == ["payment"]
