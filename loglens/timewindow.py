@@ -74,7 +74,7 @@ def resolve_window(
     now: datetime | None = None,
     default_span: timedelta | None = timedelta(hours=24),
 ) -> Window:
-    now = now or datetime.now(UTC)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     end = parse_point(until, now) if until else now
     start = parse_point(since, now) if since else (end - default_span if default_span else None)
     if start is not None and start >= end:

@@ -12,6 +12,8 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
+# Headless browser for the chat-page tests (Playwright drives the Debian build; it never downloads one).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "bootstrap: missing ${need_apt[*]}; install them (apt-get install ${need_apt[*]}) or run as root" >&2

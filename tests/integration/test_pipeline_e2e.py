@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError
 
 from loglens.config import Settings
 from loglens.embedding import build_embedder
-from tests.integration.conftest import ServiceProcess, service_env, wait_until
+from tests.conftest import count_topic_docs, produce_values, start_consumer, wait_until
 
 STACK = (
     "java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, "
@@ -67,15 +65,6 @@ def make_events(n: int, now: datetime) -> list[dict[str, Any]]:
     return events
 
 
-def count_topic_docs(client: OpenSearch, topic: str) -> int:
-    try:
-        client.indices.refresh(index="log-events")
-        resp = client.count(index="log-events", body={"query": {"term": {"kafka.topic": topic}}})
-    except NotFoundError:  # the alias appears with the first event
-        return 0
-    return int(resp["count"])
-
-
 async def read_dlq(settings: Settings, topic: str, expected: int, timeout: float = 30) -> list[Any]:
     consumer = AIOKafkaConsumer(
         settings.dlq_topic,
@@ -106,25 +95,13 @@ async def test_events_flow_to_opensearch_with_vectors_and_are_found(
     now = datetime.now(UTC)
     events = make_events(60, now)
     bad = [b"{this is not json", b"\xff\xfe not utf-8"]
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for ev in events:
-            await producer.send(test_topic, json.dumps(ev).encode(), key=ev["service"].encode())
-        for value in bad:
-            await producer.send(test_topic, value, key=b"payment")
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-    group = f"g-{test_topic}"
-    consumer = ServiceProcess(
-        [sys.executable, "-m", "consumers.log_embedder"],
-        service_env(
-            stack, LOGLENS_TOPIC=test_topic, LOGLENS_CONSUMER_GROUP=group, LOGLENS_CONSUMER_METRICS_PORT="0"
-        ),
-        tmp_path / "consumer.log",
+    await produce_values(
+        stack,
+        test_topic,
+        [(ev["service"].encode(), json.dumps(ev).encode()) for ev in events] + [(b"payment", v) for v in bad],
     )
+    group = f"g-{test_topic}"
+    consumer = start_consumer(stack, test_topic, tmp_path / "consumer.log")
     try:
         await wait_until(lambda: count_topic_docs(os_client, test_topic) >= len(events), timeout=180)
         dead = await read_dlq(stack, test_topic, expected=len(bad))

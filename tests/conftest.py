@@ -1,4 +1,4 @@
-"""Fixtures for tests against the real Kafka + OpenSearch started by `loglens stack up`.
+"""Shared fixtures: the real Kafka + OpenSearch started by `loglens stack up`, service processes.
 
 Each test run gets its own topic and consumer group so runs never see each other's
 records; the indices are the real shared ones and tests filter on their own topic.
@@ -30,8 +30,11 @@ START_HINT = "start it with `loglens stack up` (scripts/test.sh does this)"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/integration/" in str(item.fspath):
+        path = str(item.fspath)
+        if "tests/integration/" in path:
             item.add_marker(pytest.mark.integration)
+        elif "tests/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +158,41 @@ async def wait_until(predicate: object, timeout: float, interval: float = 0.5) -
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+async def produce_values(settings: Settings, topic: str, values: list[tuple[bytes | None, bytes]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in values:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def count_topic_docs(client: OpenSearch, topic: str) -> int:
+    from opensearchpy.exceptions import NotFoundError
+
+    try:
+        client.indices.refresh(index="log-events")
+        resp = client.count(index="log-events", body={"query": {"term": {"kafka.topic": topic}}})
+    except NotFoundError:  # the alias appears with the first event
+        return 0
+    return int(resp["count"])
+
+
+def start_consumer(settings: Settings, topic: str, log_path: Path, **env: str) -> ServiceProcess:
+    return ServiceProcess(
+        [sys.executable, "-m", "consumers.log_embedder"],
+        service_env(
+            settings,
+            LOGLENS_TOPIC=topic,
+            LOGLENS_CONSUMER_GROUP=f"g-{topic}",
+            LOGLENS_CONSUMER_METRICS_PORT="0",
+            **env,
+        ),
+        log_path,
+    )

@@ -1,0 +1,123 @@
+"""Event produced → searchable in OpenSearch: p50/p95 over N events (default 1,000).
+
+Needs the stack (`loglens stack up`). Starts its own consumer process on a fresh topic,
+produces events at a steady rate, and polls OpenSearch every 50 ms for which of them are
+searchable (the index refreshes every 1 s, which bounds the figure from below).
+
+    python -m bench.bench_e2e_latency [--events 1000] [--rate 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from opensearchpy.exceptions import NotFoundError
+
+from bench.record import machine, percentile, record_section, today
+from loglens.config import get_settings
+from loglens.demo.generator import TrafficGenerator
+from loglens.opensearch_client import sync_client
+
+
+async def produce(topic: str, bootstrap: str, n: int, rate: float) -> dict[str, float]:
+    """Send n events paced at `rate`/s; return doc id → wall time it was sent."""
+    sent: dict[str, float] = {}
+    gen = TrafficGenerator(seed=11, start=datetime.now(UTC))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    try:
+        start = time.monotonic()
+        for i, event in enumerate(gen.events(n)):
+            event["@timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+            target = start + i / rate
+            delay = target - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            t0 = time.time()
+            meta = await producer.send_and_wait(topic, json.dumps(event).encode(), key=event["service"].encode())
+            sent[f"{topic}-{meta.partition}-{meta.offset}"] = t0
+    finally:
+        await producer.stop()
+    return sent
+
+
+def poll_searchable(topic: str, expected: int, timeout: float) -> dict[str, float]:
+    client = sync_client(get_settings())
+    seen: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < expected and time.monotonic() < deadline:
+        try:
+            resp = client.search(
+                index="log-events",
+                body={"size": 10000, "_source": False, "query": {"term": {"kafka.topic": topic}}},
+            )
+        except NotFoundError:
+            resp = {"hits": {"hits": []}}
+        now = time.time()
+        for hit in resp["hits"]["hits"]:
+            seen.setdefault(hit["_id"], now)
+        time.sleep(0.05)
+    client.close()
+    return seen
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    topic = f"bench-lat-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    env = {**os.environ, "LOGLENS_TOPIC": topic, "LOGLENS_CONSUMER_GROUP": f"g-{topic}",
+           "LOGLENS_CONSUMER_METRICS_PORT": "0", "LOGLENS_CONSUMER_BATCH_TIMEOUT_MS": "50"}
+    consumer = subprocess.Popen([sys.executable, "-m", "consumers.log_embedder"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(8)  # let the consumer load its model and join the group
+        poller = asyncio.create_task(asyncio.to_thread(poll_searchable, topic, args.events, 300))
+        sent = await produce(topic, settings.kafka_bootstrap, args.events, args.rate)
+        seen = await poller
+    finally:
+        consumer.terminate()
+        consumer.wait(timeout=20)
+        await admin.delete_topics([topic])
+        await admin.close()
+    lat = [(seen[i] - sent[i]) * 1000 for i in sent if i in seen]
+    missing = len(sent) - len(lat)
+    p50, p95 = percentile(lat, 50), percentile(lat, 95)
+    print(f"events={len(sent)} searchable={len(lat)} missing={missing} p50={p50:.0f} ms p95={p95:.0f} ms")
+    record_section(
+        "e2e-latency",
+        f"""## Event produced → searchable (issue 3)
+
+`python -m bench.bench_e2e_latency --events {args.events} --rate {args.rate:g}` — {today()}, {machine()}.
+One consumer process (local MiniLM embedder, batch timeout 50 ms), index refresh interval 1 s,
+Kafka and OpenSearch on the same machine. Latency = first poll (every 50 ms) that finds the
+document minus the time it was handed to the producer.
+
+| events | searchable | p50 | p95 |
+|---:|---:|---:|---:|
+| {len(sent)} | {len(lat)} | {p50:.0f} ms | {p95:.0f} ms |
+""",
+    )
+    return 0 if missing == 0 else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=200.0, help="events per second")
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
