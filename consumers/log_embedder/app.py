@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
 import structlog
 from prometheus_client import start_http_server
@@ -19,14 +21,30 @@ from loglens.opensearch_client import async_client
 log = structlog.get_logger("log_embedder")
 
 
+async def _install_templates(client: Any, settings: Settings, worker: LogEmbedder) -> bool:
+    """OpenSearch may still be starting: retry with backoff until done or asked to stop."""
+    delay = 1.0
+    while not worker.stopping.is_set():
+        try:
+            await install_index_templates_async(client, settings)
+            return True
+        except Exception as exc:
+            log.warning("opensearch_not_ready", error=str(exc)[:200], retry_in_s=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker.stopping.wait(), timeout=delay)
+            delay = min(delay * 2, 30.0)
+    return False
+
+
 async def run(settings: Settings) -> None:
     embedder = CachedEmbedder(await asyncio.to_thread(build_embedder, settings))
     client = async_client(settings)
     worker = LogEmbedder(settings, embedder, OpenSearchSink(client))
+    install_signal_handlers(worker)
     try:
-        await install_index_templates_async(client, settings)
+        if not await _install_templates(client, settings, worker):
+            return
         await worker.start()
-        install_signal_handlers(worker)
         await worker.run()
     finally:
         await worker.stop()
