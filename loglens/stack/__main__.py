@@ -1,0 +1,5 @@
+import sys
+
+from loglens.stack.cli import main
+
+sys.exit(main())
