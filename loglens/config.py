@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     consumer_batch_timeout_ms: int = Field(500, description="Max wait to fill a batch.")
     consumer_metrics_port: int = Field(9108, description="Port of the consumer's /metrics (0 = off).")
     raw_max_bytes: int = Field(8192, description="Size cap of the `raw` field stored per event.")
+    record_max_bytes: int = Field(
+        1_048_576, description="Records larger than this go to the dead-letter topic (reason too_large)."
+    )
 
     # --- AI service --------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Bind address of the AI service.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -221,47 +222,87 @@ def _str_or_none(value: Any) -> str | None:
     return str(value)
 
 
+def resolve_timestamp(
+    raw_ts: Any, record_timestamp_ms: int | None, now: datetime, flags: list[str]
+) -> datetime:
+    """The event's own time; the Kafka record time (flagged) when it has none."""
+    if raw_ts is None or raw_ts == "":
+        if record_timestamp_ms is None:
+            raise BadEvent("parse", "missing_timestamp", "event has no timestamp and no record time")
+        flags.append("timestamp_from_kafka")
+        return datetime.fromtimestamp(record_timestamp_ms / 1000.0, tz=UTC)
+    try:
+        timestamp = parse_timestamp(raw_ts)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise BadEvent("parse", "bad_timestamp", f"unparseable timestamp {raw_ts!r}: {exc}") from exc
+    if timestamp - now > FUTURE_TOLERANCE:
+        raise BadEvent(
+            "parse", "future_timestamp", f"timestamp {timestamp.isoformat()} is more than 1 day ahead"
+        )
+    return timestamp
+
+
+SERVICE_HEADERS = ("service", "service.name", "spring.application.name", "app")
+
+
+def resolve_service(
+    candidates: Sequence[Any],
+    key: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    flags: list[str],
+) -> str:
+    """Service name from the record itself, then the Kafka key, then a header — never guessed."""
+    for value in candidates:
+        text = _str_or_none(value)
+        if text:
+            return text
+    if key:
+        return key.decode("utf-8", "replace")
+    for name, value in headers:
+        if name in SERVICE_HEADERS and value:
+            return value.decode("utf-8", "replace")
+    flags.append("service_unknown")
+    return "unknown"
+
+
+def _exception_from_fields(
+    stack_text: str | None, error_type: Any, error_message: Any
+) -> ExceptionInfo | None:
+    info = parse_stack_trace(stack_text) if stack_text else None
+    if info is None and isinstance(error_type, str) and error_type:
+        message = str(error_message or "")
+        info = ExceptionInfo(error_type, message, [], [{"class": error_type, "message": message}], None)
+    return info
+
+
+def _tags(value: Any) -> list[str]:
+    return [str(t) for t in value] if isinstance(value, list) else []
+
+
 def parse_logstash_json(
     obj: dict[str, Any],
     *,
     key: bytes | None,
     record_timestamp_ms: int | None,
     now: datetime | None = None,
+    headers: Sequence[tuple[str, bytes]] = (),
 ) -> LogEvent:
-    """logstash-logback-encoder JSON (the Spring Boot + LogstashEncoder shape)."""
+    """logstash-logback-encoder JSON, and Spring Boot's structured ``logstash`` format (same shape)."""
     flags: list[str] = []
     message = obj.get("message")
     if not isinstance(message, str):
         raise BadEvent("parse", "missing_message", "event has no string 'message' field")
-    service = (
-        _str_or_none(obj.get("service"))
-        or _str_or_none(obj.get("app"))
-        or _str_or_none(obj.get("application"))
-        or _str_or_none(obj.get("spring.application.name"))
-        or (key.decode("utf-8", "replace") if key else None)
+    service = resolve_service(
+        [obj.get("service"), obj.get("app"), obj.get("application"), obj.get("spring.application.name")],
+        key,
+        headers,
+        flags,
     )
-    if not service:
-        service = "unknown"
-        flags.append("service_unknown")
-    raw_ts = obj.get("@timestamp", obj.get("timestamp"))
-    if raw_ts is None:
-        if record_timestamp_ms is None:
-            raise BadEvent("parse", "missing_timestamp", "event has no @timestamp and no record time")
-        timestamp = datetime.fromtimestamp(record_timestamp_ms / 1000.0, tz=UTC)
-        flags.append("timestamp_from_kafka")
-    else:
-        try:
-            timestamp = parse_timestamp(raw_ts)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise BadEvent("parse", "bad_timestamp", f"unparseable @timestamp {raw_ts!r}: {exc}") from exc
-    now = now or datetime.now(UTC)
-    if timestamp - now > FUTURE_TOLERANCE:
-        raise BadEvent(
-            "parse", "future_timestamp", f"@timestamp {timestamp.isoformat()} is more than 1 day ahead"
-        )
+    timestamp = resolve_timestamp(
+        obj.get("@timestamp", obj.get("timestamp")), record_timestamp_ms, now or datetime.now(UTC), flags
+    )
     stack = obj.get("stack_trace")
     stack_text = stack if isinstance(stack, str) and stack else None
-    tags = obj.get("tags")
     return LogEvent(
         timestamp=timestamp,
         service=service,
@@ -277,7 +318,7 @@ def parse_logstash_json(
         span_id=_str_or_none(obj.get("spanId") or obj.get("span_id")),
         exception=parse_stack_trace(stack_text) if stack_text else None,
         stack_trace=stack_text,
-        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
+        tags=_tags(obj.get("tags")),
         flags=flags,
         source_format="logstash",
     )

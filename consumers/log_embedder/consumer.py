@@ -19,7 +19,13 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from consumers.log_embedder import metrics
-from consumers.log_embedder.pipeline import DeadLetter, IndexAction, SourceRecord, transform
+from consumers.log_embedder.pipeline import (
+    ContinuationTracker,
+    DeadLetter,
+    IndexAction,
+    SourceRecord,
+    transform,
+)
 from consumers.log_embedder.sink import EventSink
 from loglens.config import Settings
 from loglens.embedding.cache import CachedEmbedder
@@ -60,8 +66,10 @@ class LogEmbedder:
         # Offsets fully handled (indexed or dead-lettered) but maybe not yet committed.
         self._done: dict[TopicPartition, int] = {}
         self._position: dict[TopicPartition, int] = {}
+        self.tracker = ContinuationTracker()
         self.indexed = 0
         self.dead_lettered = 0
+        self.merged = 0
 
     async def start(self) -> None:
         s = self.settings
@@ -143,8 +151,15 @@ class LogEmbedder:
         metrics.CONSUMED.inc(len(records))
         hits0, misses0, calls0 = self.embedder.hits, self.embedder.misses, self.embedder.model_calls
         result = await asyncio.to_thread(
-            transform, records, self.embedder, raw_max_bytes=self.settings.raw_max_bytes
+            transform,
+            records,
+            self.embedder,
+            raw_max_bytes=self.settings.raw_max_bytes,
+            record_max_bytes=self.settings.record_max_bytes,
+            tracker=self.tracker,
         )
+        metrics.MERGED.inc(len(result.merged))
+        self.merged += len(result.merged)
         metrics.EMBED_CACHE_HITS.inc(self.embedder.hits - hits0)
         metrics.EMBED_CACHE_MISSES.inc(self.embedder.misses - misses0)
         metrics.EMBED_CALLS.inc(self.embedder.model_calls - calls0)

@@ -7,6 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 CONSUMED = Counter("loglens_consumer_consumed_total", "Records read from Kafka")
 INDEXED = Counter("loglens_consumer_indexed_total", "Events indexed into OpenSearch")
 DLQ = Counter("loglens_consumer_dlq_total", "Records sent to the dead-letter topic", ["stage", "reason"])
+MERGED = Counter("loglens_consumer_merged_total", "Records of stack-trace lines joined onto an earlier event")
 FLAGGED = Counter("loglens_consumer_flagged_total", "Events indexed with a flag (defaults applied)", ["flag"])
 BATCH_SECONDS = Histogram(
     "loglens_consumer_batch_seconds",

@@ -6,6 +6,7 @@ No Kafka or OpenSearch here, so it is unit-tested with plain data; the consumer 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ from typing import Any
 
 from loglens.embedding.base import Embedder
 from loglens.errors import BadEvent
-from loglens.events import LogEvent, decode_record, parse_logstash_json
+from loglens.events import LogEvent, parse_stack_trace, resolve_service
+from loglens.formats import Continuation, append_continuation, parse_value
 from loglens.indices import events_index_for
 from loglens.templates import mask, template_id_for
 
@@ -61,20 +63,55 @@ class IndexAction:
 class BatchResult:
     actions: list[IndexAction] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    merged: list[SourceRecord] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
 
 
-def parse_record(record: SourceRecord, *, raw_max_bytes: int, now: datetime) -> LogEvent:
-    obj = decode_record(record.value, max_bytes=max(raw_max_bytes * 8, 1 << 20))
-    event = parse_logstash_json(obj, key=record.key, record_timestamp_ms=record.timestamp_ms, now=now)
-    event.kafka_topic = record.topic
-    event.kafka_partition = record.partition
-    event.kafka_offset = record.offset
-    assert record.value is not None  # decode_record rejected empty values
-    raw = record.value[:raw_max_bytes].decode("utf-8", "replace")
-    event.raw = raw
-    if len(record.value) > raw_max_bytes:
-        event.flags.append("raw_truncated")
+class ContinuationTracker:
+    """The last event per (partition, key), so stack-trace lines sent in a later record can join it.
+
+    Bounded (LRU). After a restart it is empty: a continuation without a known parent is indexed
+    as an event of its own, flagged ``orphan_continuation`` — never dropped.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._last: OrderedDict[tuple[int, bytes | None], LogEvent] = OrderedDict()
+
+    def get(self, partition: int, key: bytes | None) -> LogEvent | None:
+        return self._last.get((partition, key))
+
+    def put(self, partition: int, key: bytes | None, event: LogEvent) -> None:
+        slot = (partition, key)
+        self._last[slot] = event
+        self._last.move_to_end(slot)
+        while len(self._last) > self.max_entries:
+            self._last.popitem(last=False)
+
+
+def _orphan(record: SourceRecord, text: str, now: datetime) -> LogEvent:
+    flags = ["orphan_continuation"]
+    service = resolve_service([], record.key, record.headers, flags)
+    timestamp = (
+        datetime.fromtimestamp(record.timestamp_ms / 1000.0, tz=UTC)
+        if record.timestamp_ms is not None
+        else now
+    )
+    first = text.strip().split("\n", 1)[0]
+    return LogEvent(
+        timestamp=timestamp,
+        service=service,
+        level="ERROR",
+        message=first,
+        stack_trace=text,
+        exception=parse_stack_trace(text),
+        flags=flags,
+        source_format="console",
+    )
+
+
+def _finish(event: LogEvent, raw_max_bytes: int) -> None:
+    """Template identity from the message plus the exception class and top application frame."""
     template, params = mask(event.message)
     exc = event.exception
     event.template = template
@@ -82,7 +119,16 @@ def parse_record(record: SourceRecord, *, raw_max_bytes: int, now: datetime) -> 
     event.template_id = template_id_for(
         template, exc.cls if exc else None, exc.top_app_frame if exc else None
     )
-    return event
+
+
+def _locate(event: LogEvent, record: SourceRecord, raw_max_bytes: int) -> None:
+    event.kafka_topic = record.topic
+    event.kafka_partition = record.partition
+    event.kafka_offset = record.offset
+    value = record.value or b""
+    event.raw = value[:raw_max_bytes].decode("utf-8", "replace")
+    if len(value) > raw_max_bytes:
+        event.flags.append("raw_truncated")
 
 
 def transform(
@@ -90,19 +136,52 @@ def transform(
     embedder: Embedder,
     *,
     raw_max_bytes: int,
+    record_max_bytes: int = 1 << 20,
     now: datetime | None = None,
+    tracker: ContinuationTracker | None = None,
 ) -> BatchResult:
-    """Parse, template and embed a batch. Bad records become dead letters, never exceptions."""
+    """Parse, template and embed a batch. Bad records become dead letters, never exceptions.
+
+    Every record ends up in exactly one of: ``actions`` (indexed as its own event),
+    ``dead_letters``, or ``merged`` (stack-trace lines joined onto an earlier event, which is
+    then re-indexed under its own id).
+    """
     now = now or datetime.now(UTC)
+    tracker = tracker if tracker is not None else ContinuationTracker()
     result = BatchResult()
     events: list[tuple[LogEvent, SourceRecord]] = []
+    in_batch: set[str] = set()
     for record in records:
         try:
-            event = parse_record(record, raw_max_bytes=raw_max_bytes, now=now)
+            parsed = parse_value(
+                record.value,
+                key=record.key,
+                headers=record.headers,
+                record_timestamp_ms=record.timestamp_ms,
+                max_bytes=record_max_bytes,
+                now=now,
+            )
         except BadEvent as bad:
             result.dead_letters.append(DeadLetter(record, bad.stage, bad.reason, bad.message))
             continue
+        if isinstance(parsed, Continuation):
+            parent = tracker.get(record.partition, record.key)
+            if parent is not None:
+                append_continuation(parent, parsed.text)
+                result.merged.append(record)
+                if parent.doc_id not in in_batch:  # indexed in an earlier batch: index it again
+                    events.append((parent, record))
+                    in_batch.add(parent.doc_id)
+                continue
+            event = _orphan(record, parsed.text, now)
+        else:
+            event = parsed
+        _locate(event, record, raw_max_bytes)
+        tracker.put(record.partition, record.key, event)
         events.append((event, record))
+        in_batch.add(event.doc_id)
+    for event, _ in events:
+        _finish(event, raw_max_bytes)
         result.flags.extend(event.flags)
     if not events:
         return result
