@@ -29,6 +29,7 @@ from consumers.log_embedder.pipeline import (
 from consumers.log_embedder.sink import EventSink
 from loglens.config import Settings
 from loglens.embedding.cache import CachedEmbedder
+from loglens.errors import DependencyUnavailable
 
 log = structlog.get_logger("log_embedder")
 
@@ -150,14 +151,30 @@ class LogEmbedder:
         """Index or dead-letter every record. False if we stopped before finishing."""
         metrics.CONSUMED.inc(len(records))
         hits0, misses0, calls0 = self.embedder.hits, self.embedder.misses, self.embedder.model_calls
-        result = await asyncio.to_thread(
-            transform,
-            records,
-            self.embedder,
-            raw_max_bytes=self.settings.raw_max_bytes,
-            record_max_bytes=self.settings.record_max_bytes,
-            tracker=self.tracker,
-        )
+        attempt = 0
+        while True:
+            try:
+                result = await asyncio.to_thread(
+                    transform,
+                    records,
+                    self.embedder,
+                    raw_max_bytes=self.settings.raw_max_bytes,
+                    record_max_bytes=self.settings.record_max_bytes,
+                    tracker=self.tracker,
+                )
+                break
+            except DependencyUnavailable as exc:  # the embedding endpoint is down: wait, keep the batch
+                attempt += 1
+                metrics.BULK_RETRIES.labels(cause="embedder").inc()
+                delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))
+                log.warning("embedder_unavailable", error=str(exc)[:200], retry_in_s=delay)
+                if self.consumer is not None:
+                    self.consumer.pause(*self.consumer.assignment())
+                stopped = await self._sleep_or_stop(delay)
+                if self.consumer is not None:
+                    self.consumer.resume(*self.consumer.assignment())
+                if stopped:
+                    return False
         metrics.MERGED.inc(len(result.merged))
         self.merged += len(result.merged)
         metrics.EMBED_CACHE_HITS.inc(self.embedder.hits - hits0)
