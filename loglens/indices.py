@@ -131,6 +131,9 @@ def index_templates(settings: Settings) -> dict[str, dict[str, Any]]:
                         "services": _KW,
                         "levels": _KW,
                         "example_ids": _KW,
+                        "versions": _KW,
+                        "slots": _KW,
+                        "offsets": {"type": "object", "enabled": False},
                         "vector": _vector_field(dim),
                     },
                 },
@@ -196,6 +199,13 @@ def index_templates(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
+def _fixed_index_properties(settings: Settings, index: str) -> dict[str, Any]:
+    for body in index_templates(settings).values():
+        if body["index_patterns"] == [index]:
+            return {"properties": body["template"]["mappings"]["properties"]}
+    raise KeyError(index)
+
+
 def install_index_templates_sync(settings: Settings) -> list[str]:
     """PUT every index template (idempotent) and create the fixed-name indices. Returns template names."""
     from loglens.opensearch_client import sync_client  # adapter import kept out of module load
@@ -207,6 +217,8 @@ def install_index_templates_sync(settings: Settings) -> list[str]:
         for index in (TEMPLATES_INDEX, QA_CACHE_INDEX, ANALYSES_INDEX):
             if not client.indices.exists(index=index):
                 client.indices.create(index=index)
+            else:  # new fields added to a template reach the existing index too
+                client.indices.put_mapping(index=index, body=_fixed_index_properties(settings, index))
         return list(index_templates(settings))
     finally:
         client.close()
@@ -223,3 +235,5 @@ async def install_index_templates_async(client: Any, settings: Settings) -> None
             except Exception as exc:  # another process created it between exists and create
                 if "resource_already_exists" not in str(exc):
                     raise
+        else:
+            await client.indices.put_mapping(index=index, body=_fixed_index_properties(settings, index))

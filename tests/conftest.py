@@ -185,14 +185,34 @@ def count_topic_docs(client: OpenSearch, topic: str) -> int:
 
 
 def start_consumer(settings: Settings, topic: str, log_path: Path, **env: str) -> ServiceProcess:
+    values = {
+        "LOGLENS_TOPIC": topic,
+        "LOGLENS_CONSUMER_GROUP": f"g-{topic}",
+        "LOGLENS_CONSUMER_METRICS_PORT": "0",
+    }
+    values.update(env)
     return ServiceProcess(
-        [sys.executable, "-m", "consumers.log_embedder"],
-        service_env(
-            settings,
-            LOGLENS_TOPIC=topic,
-            LOGLENS_CONSUMER_GROUP=f"g-{topic}",
-            LOGLENS_CONSUMER_METRICS_PORT="0",
-            **env,
-        ),
-        log_path,
+        [sys.executable, "-m", "consumers.log_embedder"], service_env(settings, **values), log_path
     )
+
+
+async def committed_total(settings: Settings, group: str, topic: str) -> int:
+    """Sum of the committed offsets of ``group`` on ``topic`` (= records handled when starting at 0)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+
+
+async def wait_committed(settings: Settings, group: str, topic: str, expected: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    total = 0
+    while time.monotonic() < deadline:
+        total = await committed_total(settings, group, topic)
+        if total >= expected:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"group {group} committed {total} of {expected} records within {timeout}s")

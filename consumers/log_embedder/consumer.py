@@ -19,6 +19,7 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from consumers.log_embedder import metrics
+from consumers.log_embedder.catalog import catalog_bulk_body, collect_updates
 from consumers.log_embedder.pipeline import (
     ContinuationTracker,
     DeadLetter,
@@ -187,8 +188,34 @@ class LogEmbedder:
         if not ok:
             return False
         dead.extend(index_dead)
+        indexed = [a for a in result.actions if a.doc_id not in {d.record_id for d in index_dead}]
+        if not await self._update_catalog(indexed):
+            return False
         await self._send_dead_letters(dead)
         return True
+
+    async def _update_catalog(self, actions: Sequence[IndexAction]) -> bool:
+        """Template catalog after the events: retried like the bulk, exact under re-delivery."""
+        updates = collect_updates(actions)
+        if not updates:
+            return True
+        body = catalog_bulk_body(updates)
+        attempt = 0
+        while True:
+            try:
+                errors = await self.sink.write_catalog(body)
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                attempt += 1
+                if await self._sleep_or_stop(min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))):
+                    return False
+                continue
+            for error in errors:
+                metrics.CATALOG_ERRORS.inc()
+                log.warning("catalog_update_failed", error=error)
+            metrics.TEMPLATES_UPDATED.inc(len(updates))
+            return True
 
     async def _index_with_retry(self, actions: list[IndexAction]) -> tuple[bool, list[DeadLetter]]:
         pending = actions

@@ -20,3 +20,5 @@ EMBED_CALLS = Counter("loglens_consumer_embed_calls_total", "Calls into the embe
 BULK_RETRIES = Counter("loglens_consumer_bulk_retries_total", "Bulk requests or items retried", ["cause"])
 OPENSEARCH_UP = Gauge("loglens_consumer_opensearch_up", "1 when the last bulk reached OpenSearch")
 LAG = Gauge("loglens_consumer_lag", "Records behind the end of the partition", ["partition"])
+TEMPLATES_UPDATED = Counter("loglens_consumer_template_updates_total", "Template catalog documents updated")
+CATALOG_ERRORS = Counter("loglens_consumer_catalog_errors_total", "Template catalog updates that failed")

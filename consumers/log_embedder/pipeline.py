@@ -38,6 +38,10 @@ class DeadLetter:
     reason: str
     error: str
 
+    @property
+    def record_id(self) -> str:
+        return f"{self.record.topic}-{self.record.partition}-{self.record.offset}"
+
     def headers(self) -> list[tuple[str, bytes]]:
         """Original headers plus ours naming the stage, reason and source position."""
         ours = [

@@ -26,6 +26,10 @@ class EventSink(Protocol):
         """Index the actions; raise on transport failure, return per-item failures."""
         ...
 
+    async def write_catalog(self, body: str) -> list[str]:
+        """Apply template-catalog updates (bulk NDJSON); return per-item error texts."""
+        ...
+
 
 def bulk_body(actions: Sequence[IndexAction]) -> str:
     lines: list[str] = []
@@ -63,6 +67,18 @@ class OpenSearchSink:
         response = await self.client.bulk(body=bulk_body(actions), refresh=self.refresh)
         return classify_bulk_response(actions, response)
 
+    async def write_catalog(self, body: str) -> list[str]:
+        """Apply template-catalog updates; returns the error texts of items that failed."""
+        response = await self.client.bulk(body=body)
+        if not response.get("errors"):
+            return []
+        errors = []
+        for item in response.get("items", []):
+            result = item.get("update", {})
+            if not 200 <= int(result.get("status", 0)) < 300:
+                errors.append(json.dumps(result.get("error", {}))[:500])
+        return errors
+
 
 class NullSink:
     """Accepts everything; used to measure the consumer alone."""
@@ -72,4 +88,7 @@ class NullSink:
 
     async def write(self, actions: Sequence[IndexAction]) -> list[ItemFailure]:
         self.count += len(actions)
+        return []
+
+    async def write_catalog(self, body: str) -> list[str]:
         return []

@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from opensearchpy import OpenSearch
 
 from loglens.config import Settings
 from loglens.embedding import build_embedder
-from tests.conftest import count_topic_docs, produce_values, start_consumer, wait_until
+from tests.conftest import (
+    committed_total,
+    count_topic_docs,
+    produce_values,
+    start_consumer,
+    wait_committed,
+    wait_until,
+)
 
 STACK = (
     "java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, "
@@ -118,15 +124,7 @@ async def test_events_flow_to_opensearch_with_vectors_and_are_found(
     assert sorted(h["loglens.reason"] for _, h in dead) == [b"bad_encoding", b"malformed_json"]
 
     # Offsets committed for everything handled.
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    assert sum(meta.offset for tp, meta in committed.items() if tp.topic == test_topic) == len(events) + len(
-        bad
-    )
+    assert await committed_total(stack, group, test_topic) == len(events) + len(bad)
 
     # Stored with its vector (384-d), template and exception fields.
     resp = os_client.search(
@@ -144,6 +142,26 @@ async def test_events_flow_to_opensearch_with_vectors_and_are_found(
     assert doc["exception"]["top_app_frame"] == "com.acme.payment.service.PaymentService.charge"
     assert doc["template"].startswith("Payment <*> failed")
     assert resp["hits"]["hits"][0]["_id"].startswith(f"{test_topic}-")
+
+    # The template catalog counts each template once per event.
+    template_id = doc["template_id"]
+    os_client.indices.refresh(index="log-templates")
+    entry = os_client.get(index="log-templates", id=template_id)["_source"]
+    assert entry["count"] == 6 and entry["services"] == ["payment"] and entry["levels"] == ["ERROR"]
+    assert entry["exception_class"] == "java.sql.SQLTransientConnectionException"
+    assert len(entry["example_ids"]) == 5 and len(entry["vector"]) == 384
+
+    # Re-delivery (a second group reads the same records again): no new documents, no double counts.
+    again = start_consumer(
+        stack, test_topic, tmp_path / "consumer2.log", LOGLENS_CONSUMER_GROUP=f"g2-{test_topic}"
+    )
+    try:
+        await wait_committed(stack, f"g2-{test_topic}", test_topic, len(events) + len(bad), timeout=120)
+    finally:
+        assert again.stop(timeout=20) == 0, again.log_text()[-2000:]
+    assert count_topic_docs(os_client, test_topic) == len(events)
+    os_client.indices.refresh(index="log-templates")
+    assert os_client.get(index="log-templates", id=template_id)["_source"]["count"] == 6
 
     # A k-NN query with the embedding of a paraphrase finds the payment errors first.
     embedder = build_embedder(stack)
