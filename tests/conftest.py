@@ -24,7 +24,7 @@ from opensearchpy import OpenSearch
 from loglens.config import Settings, get_settings
 from loglens.opensearch_client import sync_client
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 START_HINT = "start it with `loglens stack up` (scripts/test.sh does this)"
 
 
