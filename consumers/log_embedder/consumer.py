@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
@@ -51,7 +53,9 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        await self.worker.commit_done(revoked)
+        # Offsets are committed with each batch's transaction, so nothing is pending here;
+        # the batch in flight (if any) is re-delivered to the new owner and overwrites itself.
+        log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
@@ -65,8 +69,6 @@ class LogEmbedder:
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.stopping = asyncio.Event()
-        # Offsets fully handled (indexed or dead-lettered) but maybe not yet committed.
-        self._done: dict[TopicPartition, int] = {}
         self._position: dict[TopicPartition, int] = {}
         self.tracker = ContinuationTracker()
         self.indexed = 0
@@ -75,7 +77,13 @@ class LogEmbedder:
 
     async def start(self) -> None:
         s = self.settings
-        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap,
+            acks="all",
+            linger_ms=5,
+            transactional_id=f"{s.consumer_group}-{uuid.uuid4().hex[:12]}",
+            transaction_timeout_ms=15_000,
+        )
         await self.producer.start()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap,
@@ -92,7 +100,6 @@ class LogEmbedder:
 
     async def stop(self) -> None:
         if self.consumer is not None:
-            await self.commit_done()
             await self.consumer.stop()
         if self.producer is not None:
             await self.producer.stop()
@@ -100,20 +107,6 @@ class LogEmbedder:
 
     def request_stop(self) -> None:
         self.stopping.set()
-
-    async def commit_done(self, partitions: Any = None) -> None:
-        if self.consumer is None or not self._done:
-            return
-        offsets = {tp: off for tp, off in self._done.items() if partitions is None or tp in set(partitions)}
-        if not offsets:
-            return
-        try:
-            await self.consumer.commit(offsets)
-        except Exception as exc:  # rebalance in progress etc.: records come back, ids make it safe
-            log.warning("commit_failed", error=str(exc))
-            return
-        for tp in offsets:
-            self._done.pop(tp, None)
 
     async def run(self) -> None:
         assert self.consumer is not None
@@ -138,18 +131,18 @@ class LogEmbedder:
                 for recs in batches.values()
                 for r in recs
             ]
+            offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
             with metrics.BATCH_SECONDS.time():
-                handled = await self.handle_batch(records)
+                handled = await self.handle_batch(records, offsets)
             if not handled:
-                break  # stopping while OpenSearch was down: abandon, Kafka re-delivers
-            for tp, recs in batches.items():
-                self._done[tp] = recs[-1].offset + 1
-                self._position[tp] = recs[-1].offset + 1
-            await self.commit_done()
+                break  # stopping while a dependency was down: abandon, Kafka re-delivers
+            self._position.update(offsets)
             self._update_lag()
 
-    async def handle_batch(self, records: Sequence[SourceRecord]) -> bool:
-        """Index or dead-letter every record. False if we stopped before finishing."""
+    async def handle_batch(
+        self, records: Sequence[SourceRecord], offsets: dict[TopicPartition, int] | None = None
+    ) -> bool:
+        """Index or dead-letter every record, then commit. False if we stopped before finishing."""
         metrics.CONSUMED.inc(len(records))
         hits0, misses0, calls0 = self.embedder.hits, self.embedder.misses, self.embedder.model_calls
         attempt = 0
@@ -191,8 +184,7 @@ class LogEmbedder:
         indexed = [a for a in result.actions if a.doc_id not in {d.record_id for d in index_dead}]
         if not await self._update_catalog(indexed):
             return False
-        await self._send_dead_letters(dead)
-        return True
+        return await self._commit(dead, offsets or {})
 
     async def _update_catalog(self, actions: Sequence[IndexAction]) -> bool:
         """Template catalog after the events: retried like the bulk, exact under re-delivery."""
@@ -271,21 +263,32 @@ class LogEmbedder:
                 await self.consumer.getmany(timeout_ms=0)
             return False
 
-    async def _send_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
-        if not dead:
-            return
+    async def _commit(self, dead: Sequence[DeadLetter], offsets: dict[TopicPartition, int]) -> bool:
+        """Dead letters and the batch's offsets in one Kafka transaction: both land or neither.
+
+        A crash before the commit re-delivers the batch; its dead letters from the aborted
+        transaction are invisible to read_committed readers, so none appears twice.
+        """
         assert self.producer is not None
-        futures = []
-        for letter in dead:
-            futures.append(
-                await self.producer.send(
-                    self.settings.dlq_topic,
-                    value=letter.record.value or b"",
-                    key=letter.record.key,
-                    headers=letter.headers(),
-                )
-            )
-        await asyncio.gather(*futures)
+        attempt = 0
+        while True:
+            try:
+                async with self.producer.transaction():
+                    for letter in dead:
+                        await self.producer.send(
+                            self.settings.dlq_topic,
+                            value=letter.record.value or b"",
+                            key=letter.record.key,
+                            headers=letter.headers(),
+                        )
+                    if offsets:
+                        await self.producer.send_offsets_to_transaction(offsets, self.settings.consumer_group)
+                break
+            except (TimeoutError, KafkaConnectionError, KafkaTimeoutError) as exc:
+                attempt += 1
+                log.warning("commit_retry", error=str(exc)[:200])
+                if await self._sleep_or_stop(min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))):
+                    return False
         for letter in dead:
             metrics.DLQ.labels(stage=letter.stage, reason=letter.reason).inc()
             log.info(
@@ -296,6 +299,7 @@ class LogEmbedder:
                 offset=letter.record.offset,
             )
         self.dead_lettered += len(dead)
+        return True
 
     def _update_lag(self) -> None:
         if self.consumer is None:

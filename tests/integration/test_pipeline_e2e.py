@@ -32,7 +32,8 @@ STACK = (
 )
 
 
-def make_events(n: int, now: datetime) -> list[dict[str, Any]]:
+def make_events(n: int, now: datetime, tag: str = "") -> list[dict[str, Any]]:
+    """``tag`` (letters only, so never masked) makes this run's templates its own."""
     events = []
     for i in range(n):
         ts = (now - timedelta(seconds=n - i)).isoformat(timespec="milliseconds")
@@ -47,7 +48,7 @@ def make_events(n: int, now: datetime) -> list[dict[str, Any]]:
                     "level_value": 40000,
                     "logger_name": "com.acme.payment.service.PaymentService",
                     "thread_name": f"http-nio-8080-exec-{i % 8}",
-                    "message": f"Payment {1000 + i} failed: could not obtain JDBC connection",
+                    "message": f"Payment {1000 + i} failed: could not obtain JDBC connection{tag}",
                     "stack_trace": STACK,
                     "traceId": trace,
                     "spanId": f"{i:016x}",
@@ -99,7 +100,8 @@ async def test_events_flow_to_opensearch_with_vectors_and_are_found(
     stack: Settings, os_client: OpenSearch, ai_service: str, test_topic: str, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
-    events = make_events(60, now)
+    tag = " run " + "".join(chr(97 + int(c, 16)) for c in test_topic[3:])
+    events = make_events(60, now, tag)
     bad = [b"{this is not json", b"\xff\xfe not utf-8"]
     await produce_values(
         stack,
@@ -183,7 +185,7 @@ async def test_events_flow_to_opensearch_with_vectors_and_are_found(
     # /ask on the real AI service cites those events.
     body = json.dumps(
         {
-            "question": "why are payments failing with JDBC connection errors?",
+            "question": f"why are payments failing with JDBC connection errors in{tag}?",
             "service": "payment",
             "since": "2h",
         }
