@@ -236,7 +236,11 @@ def parse_value(
     stripped = text.lstrip("\ufeff \t\r\n")
     if not stripped.startswith(("{", "[")):
         return parse_console(
-            text.lstrip("\ufeff\r\n"), key=key, record_timestamp_ms=record_timestamp_ms, now=now, headers=headers
+            text.lstrip("\ufeff\r\n"),
+            key=key,
+            record_timestamp_ms=record_timestamp_ms,
+            now=now,
+            headers=headers,
         )
     try:
         obj = json.loads(stripped)
