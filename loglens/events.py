@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loglens.errors import BadEvent
+from loglens.templates import mask
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 _LEVEL_ALIASES = {"WARNING": "WARN", "ERR": "ERROR", "CRITICAL": "FATAL", "SEVERE": "ERROR", "FINE": "DEBUG"}
@@ -98,10 +99,15 @@ class LogEvent:
         return f"{self.kafka_topic}-{self.kafka_partition}-{self.kafka_offset}"
 
     def embedding_text(self) -> str:
-        """What gets embedded: the template (variables masked) plus the exception, not the raw line."""
-        parts = [self.level, self.service, self.template or self.message]
+        """What gets embedded: the template plus the exception, with variables masked.
+
+        Masking the exception message too keeps the text identical across repeats of the same
+        failure, so the embedding cache answers them without a model call.
+        """
+        parts = [self.level, self.service, (self.template or self.message)[:300]]
         if self.exception is not None:
-            parts.append(f"{self.exception.cls}: {self.exception.message}"[:300])
+            masked, _ = mask(self.exception.message[:300])
+            parts.append(f"{self.exception.cls}: {masked}"[:200])
             for cause in self.exception.causes[1:3]:
                 parts.append(f"caused by {cause['class']}")
         return " | ".join(parts)
