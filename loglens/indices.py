@@ -17,6 +17,7 @@ EVENTS_INDEX_PREFIX = "log-events-"
 TEMPLATES_INDEX = "log-templates"
 QA_CACHE_INDEX = "qa-cache"
 ANALYSES_INDEX = "log-analyses"
+STATE_INDEX = "loglens-state"  # internal: persisted consumer state (template miner snapshot)
 LOGSTASH_INDEX_PATTERN = "logs-*"
 LOGSTASH_INDEX_PREFIX = "logs-"
 
@@ -187,6 +188,17 @@ def index_templates(settings: Settings) -> dict[str, dict[str, Any]]:
                 },
             },
         },
+        "loglens-state": {
+            "index_patterns": [STATE_INDEX],
+            "priority": 200,
+            "template": {
+                "settings": {"index": base_settings},
+                "mappings": {
+                    "dynamic": False,
+                    "properties": {"kind": _KW, "state": {"type": "text", "index": False}},
+                },
+            },
+        },
         # Logstash writes the raw events here; same field names as log-events, no vector.
         "loglens-logs": {
             "index_patterns": [LOGSTASH_INDEX_PATTERN],
@@ -214,7 +226,7 @@ def install_index_templates_sync(settings: Settings) -> list[str]:
     try:
         for name, body in index_templates(settings).items():
             client.indices.put_index_template(name=name, body=body)
-        for index in (TEMPLATES_INDEX, QA_CACHE_INDEX, ANALYSES_INDEX):
+        for index in (TEMPLATES_INDEX, QA_CACHE_INDEX, ANALYSES_INDEX, STATE_INDEX):
             if not client.indices.exists(index=index):
                 client.indices.create(index=index)
             else:  # new fields added to a template reach the existing index too
@@ -228,7 +240,7 @@ async def install_index_templates_async(client: Any, settings: Settings) -> None
     """Async twin used by the services' start-up (client: ``AsyncOpenSearch``)."""
     for name, body in index_templates(settings).items():
         await client.indices.put_index_template(name=name, body=body)
-    for index in (TEMPLATES_INDEX, QA_CACHE_INDEX, ANALYSES_INDEX):
+    for index in (TEMPLATES_INDEX, QA_CACHE_INDEX, ANALYSES_INDEX, STATE_INDEX):
         if not await client.indices.exists(index=index):
             try:
                 await client.indices.create(index=index)

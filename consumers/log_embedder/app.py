@@ -10,6 +10,7 @@ import structlog
 from prometheus_client import start_http_server
 
 from consumers.log_embedder.consumer import LogEmbedder, install_signal_handlers
+from consumers.log_embedder.miner_state import load_miner
 from consumers.log_embedder.sink import OpenSearchSink
 from loglens.config import Settings, get_settings
 from loglens.embedding import build_embedder
@@ -39,11 +40,12 @@ async def _install_templates(client: Any, settings: Settings, worker: LogEmbedde
 async def run(settings: Settings) -> None:
     embedder = CachedEmbedder(await asyncio.to_thread(build_embedder, settings))
     client = async_client(settings)
-    worker = LogEmbedder(settings, embedder, OpenSearchSink(client))
+    worker = LogEmbedder(settings, embedder, OpenSearchSink(client), state_client=client)
     install_signal_handlers(worker)
     try:
         if not await _install_templates(client, settings, worker):
             return
+        worker.miner = await load_miner(client, settings.consumer_group)
         await worker.start()
         await worker.run()
     finally:

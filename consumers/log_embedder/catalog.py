@@ -33,6 +33,7 @@ for (entry in params.parts.entrySet()) {
   ctx._source.offsets.put(key, top);
 }
 if (added == 0) { ctx.op = 'noop'; return; }
+ctx._source.template = params.template;
 ctx._source.count = (ctx._source.count == null ? 0 : ctx._source.count) + added;
 if (ctx._source.first_seen == null || params.first_seen.compareTo(ctx._source.first_seen) < 0) {
   ctx._source.first_seen = params.first_seen;
@@ -71,6 +72,7 @@ class TemplateUpdate:
 
     def params(self) -> dict[str, Any]:
         return {
+            "template": self.template,
             "parts": self.parts,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
@@ -121,6 +123,7 @@ def collect_updates(actions: Sequence[IndexAction]) -> dict[str, TemplateUpdate]
                 last_seen=ts,
                 vector=doc.get("vector", []),
             )
+        update.template = doc.get("template", update.template)  # the latest generalization
         update.first_seen = min(update.first_seen, ts)
         update.last_seen = max(update.last_seen, ts)
         kafka = doc.get("kafka", {})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from consumers.log_embedder import metrics
 from consumers.log_embedder.catalog import catalog_bulk_body, collect_updates
+from consumers.log_embedder.miner_state import save_miner, snapshot
 from consumers.log_embedder.pipeline import (
     ContinuationTracker,
     DeadLetter,
@@ -33,6 +35,7 @@ from consumers.log_embedder.sink import EventSink
 from loglens.config import Settings
 from loglens.embedding.cache import CachedEmbedder
 from loglens.errors import DependencyUnavailable
+from loglens.mining import TemplateMiner
 
 log = structlog.get_logger("log_embedder")
 
@@ -62,10 +65,22 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class LogEmbedder:
-    def __init__(self, settings: Settings, embedder: CachedEmbedder, sink: EventSink) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: CachedEmbedder,
+        sink: EventSink,
+        miner: TemplateMiner | None = None,
+        state_client: Any = None,
+        state_every_s: float = 30.0,
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.sink = sink
+        self.miner = miner
+        self.state_client = state_client
+        self.state_every_s = state_every_s
+        self._last_state_save = time.monotonic()
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.stopping = asyncio.Event()
@@ -100,6 +115,7 @@ class LogEmbedder:
 
     async def stop(self) -> None:
         if self.consumer is not None:
+            await self.save_state()
             await self.consumer.stop()
         if self.producer is not None:
             await self.producer.stop()
@@ -138,6 +154,19 @@ class LogEmbedder:
                 break  # stopping while a dependency was down: abandon, Kafka re-delivers
             self._position.update(offsets)
             self._update_lag()
+            if time.monotonic() - self._last_state_save > self.state_every_s:
+                await self.save_state()
+
+    async def save_state(self) -> None:
+        """Snapshot the template miner so ids survive restarts (best effort, retried next time)."""
+        self._last_state_save = time.monotonic()
+        if self.miner is None or self.state_client is None:
+            return
+        try:
+            state_json = await asyncio.to_thread(snapshot, self.miner)
+            await save_miner(self.state_client, self.settings.consumer_group, state_json)
+        except Exception as exc:
+            log.warning("miner_state_save_failed", error=str(exc)[:200])
 
     async def handle_batch(
         self, records: Sequence[SourceRecord], offsets: dict[TopicPartition, int] | None = None
@@ -155,6 +184,7 @@ class LogEmbedder:
                     raw_max_bytes=self.settings.raw_max_bytes,
                     record_max_bytes=self.settings.record_max_bytes,
                     tracker=self.tracker,
+                    miner=self.miner,
                 )
                 break
             except DependencyUnavailable as exc:  # the embedding endpoint is down: wait, keep the batch

@@ -17,6 +17,7 @@ from loglens.errors import BadEvent
 from loglens.events import LogEvent, parse_stack_trace, resolve_service
 from loglens.formats import Continuation, append_continuation, parse_value
 from loglens.indices import events_index_for
+from loglens.mining import TemplateMiner
 from loglens.templates import mask, template_id_for
 
 
@@ -114,15 +115,22 @@ def _orphan(record: SourceRecord, text: str, now: datetime) -> LogEvent:
     )
 
 
-def _finish(event: LogEvent, raw_max_bytes: int) -> None:
-    """Template identity from the message plus the exception class and top application frame."""
-    template, params = mask(event.message)
+def _finish(event: LogEvent, miner: TemplateMiner | None) -> None:
+    """Template identity from the message plus the exception class and top application frame.
+
+    With a miner, the id hashes the cluster's first (stable) template text, so it never changes
+    while the displayed template generalizes; without one, the regex-masked message is used.
+    """
     exc = event.exception
+    if miner is not None:
+        match = miner.add(event.message)
+        template, stable, params = match.template, match.stable_template or match.template, match.params
+    else:
+        template, params = mask(event.message)
+        stable = template
     event.template = template
-    event.params = params
-    event.template_id = template_id_for(
-        template, exc.cls if exc else None, exc.top_app_frame if exc else None
-    )
+    event.params = params[:20]
+    event.template_id = template_id_for(stable, exc.cls if exc else None, exc.top_app_frame if exc else None)
 
 
 def _locate(event: LogEvent, record: SourceRecord, raw_max_bytes: int) -> None:
@@ -143,6 +151,7 @@ def transform(
     record_max_bytes: int = 1 << 20,
     now: datetime | None = None,
     tracker: ContinuationTracker | None = None,
+    miner: TemplateMiner | None = None,
 ) -> BatchResult:
     """Parse, template and embed a batch. Bad records become dead letters, never exceptions.
 
@@ -185,7 +194,7 @@ def transform(
         events.append((event, record))
         in_batch.add(event.doc_id)
     for event, _ in events:
-        _finish(event, raw_max_bytes)
+        _finish(event, miner)
         result.flags.extend(event.flags)
     if not events:
         return result
