@@ -77,6 +77,16 @@ class Settings(BaseSettings):
         1_048_576, description="Records larger than this go to the dead-letter topic (reason too_large)."
     )
 
+    # --- redaction (before anything is embedded, stored or sent to a model) ---
+    redaction_rules: str = Field(
+        "aws_key,bearer,jwt,secret_kv,email,card,generic_api_key",
+        description="Redaction rules, comma-separated (or `default`, `all`, `none`); docs/redaction.md.",
+    )
+    redact_ips: bool = Field(False, description="Also redact IPv4/IPv6 addresses (the `ip` rule).")
+    redaction_replacement: str = Field(
+        "[REDACTED:{rule}]", description="Replacement token; {rule} = rule name."
+    )
+
     # --- AI service --------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Bind address of the AI service.")
     api_port: int = Field(8000, description="Port of the AI service (blue 8000, green 8001).")

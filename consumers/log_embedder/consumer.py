@@ -36,6 +36,7 @@ from loglens.config import Settings
 from loglens.embedding.cache import CachedEmbedder
 from loglens.errors import DependencyUnavailable
 from loglens.mining import TemplateMiner
+from loglens.redaction import Redactor
 
 log = structlog.get_logger("log_embedder")
 
@@ -78,6 +79,7 @@ class LogEmbedder:
         self.embedder = embedder
         self.sink = sink
         self.miner = miner
+        self.redactor = Redactor.from_settings(settings)
         self.state_client = state_client
         self.state_every_s = state_every_s
         self._last_state_save = time.monotonic()
@@ -185,6 +187,7 @@ class LogEmbedder:
                     record_max_bytes=self.settings.record_max_bytes,
                     tracker=self.tracker,
                     miner=self.miner,
+                    redactor=self.redactor,
                 )
                 break
             except DependencyUnavailable as exc:  # the embedding endpoint is down: wait, keep the batch
@@ -201,6 +204,8 @@ class LogEmbedder:
                     return False
         metrics.MERGED.inc(len(result.merged))
         self.merged += len(result.merged)
+        for rule, count in result.redactions.items():
+            metrics.REDACTIONS.labels(rule=rule).inc(count)
         metrics.EMBED_CACHE_HITS.inc(self.embedder.hits - hits0)
         metrics.EMBED_CACHE_MISSES.inc(self.embedder.misses - misses0)
         metrics.EMBED_CALLS.inc(self.embedder.model_calls - calls0)

@@ -22,3 +22,4 @@ OPENSEARCH_UP = Gauge("loglens_consumer_opensearch_up", "1 when the last bulk re
 LAG = Gauge("loglens_consumer_lag", "Records behind the end of the partition", ["partition"])
 TEMPLATES_UPDATED = Counter("loglens_consumer_template_updates_total", "Template catalog documents updated")
 CATALOG_ERRORS = Counter("loglens_consumer_catalog_errors_total", "Template catalog updates that failed")
+REDACTIONS = Counter("loglens_consumer_redactions_total", "Secrets redacted before indexing", ["rule"])

@@ -18,6 +18,7 @@ from loglens.events import LogEvent, parse_stack_trace, resolve_service
 from loglens.formats import Continuation, append_continuation, parse_value
 from loglens.indices import events_index_for
 from loglens.mining import TemplateMiner
+from loglens.redaction import Redactor
 from loglens.templates import mask, template_id_for
 
 
@@ -69,6 +70,7 @@ class BatchResult:
     actions: list[IndexAction] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     merged: list[SourceRecord] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
 
 
@@ -133,6 +135,27 @@ def _finish(event: LogEvent, miner: TemplateMiner | None) -> None:
     event.template_id = template_id_for(stable, exc.cls if exc else None, exc.top_app_frame if exc else None)
 
 
+def _redact(event: LogEvent, redactor: Redactor, counts: dict[str, int]) -> None:
+    """Secrets out of every text field before templating, embedding and storing."""
+
+    def run(text: str) -> str:
+        result = redactor.redact(text)
+        for rule, n in result.counts.items():
+            counts[rule] = counts.get(rule, 0) + n
+        return result.text
+
+    event.message = run(event.message)
+    if event.stack_trace:
+        event.stack_trace = run(event.stack_trace)
+    if event.raw:
+        event.raw = run(event.raw)
+    exc = event.exception
+    if exc is not None:
+        exc.message = run(exc.message)
+        for cause in exc.causes:
+            cause["message"] = run(cause.get("message", ""))
+
+
 def _locate(event: LogEvent, record: SourceRecord, raw_max_bytes: int) -> None:
     event.kafka_topic = record.topic
     event.kafka_partition = record.partition
@@ -152,6 +175,7 @@ def transform(
     now: datetime | None = None,
     tracker: ContinuationTracker | None = None,
     miner: TemplateMiner | None = None,
+    redactor: Redactor | None = None,
 ) -> BatchResult:
     """Parse, template and embed a batch. Bad records become dead letters, never exceptions.
 
@@ -194,6 +218,8 @@ def transform(
         events.append((event, record))
         in_batch.add(event.doc_id)
     for event, _ in events:
+        if redactor is not None:
+            _redact(event, redactor, result.redactions)
         _finish(event, miner)
         result.flags.extend(event.flags)
     if not events:

@@ -89,3 +89,34 @@ def test_bulk_body_and_failure_classification() -> None:
     }
     failures = classify_bulk_response(result.actions, response)
     assert [(f.status, f.retriable) for f in failures] == [(429, True), (400, False)]
+
+
+def test_secrets_are_redacted_before_template_embedding_and_storage() -> None:
+    from loglens.redaction import Redactor
+
+    secret = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+    value = json.dumps(
+        {
+            "@timestamp": "2026-11-25T13:00:00Z",
+            "service": "payment",
+            "level": "ERROR",
+            "message": f"Login for jane.doe@example.com failed with password=hunter2 key={secret}",
+            "stack_trace": "java.lang.IllegalStateException: token=abcDEF123456ghiJKL\n\tat a.B.c(B.java:1)",
+        }
+    ).encode()
+    embedded: list[str] = []
+
+    class Spy(HashingEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            embedded.extend(texts)
+            return super().embed(texts)
+
+    result = transform([rec(0, value)], Spy(), raw_max_bytes=4096, now=NOW, redactor=Redactor())
+    doc = result.actions[0].doc
+    for field in ("message", "raw", "template", "stack_trace"):
+        text = str(doc[field])
+        assert "jane.doe@example.com" not in text and "hunter2" not in text and secret not in text, field
+    assert "abcDEF123456ghiJKL" not in doc["exception"]["message"]
+    assert not any("hunter2" in t or "jane.doe" in t for t in embedded)
+    assert result.redactions.get("email") == 2  # message and raw
+    assert result.redactions.get("secret_kv", 0) >= 2
