@@ -44,7 +44,9 @@ async def produce(topic: str, bootstrap: str, n: int, rate: float) -> dict[str, 
             if delay > 0:
                 await asyncio.sleep(delay)
             t0 = time.time()
-            meta = await producer.send_and_wait(topic, json.dumps(event).encode(), key=event["service"].encode())
+            meta = await producer.send_and_wait(
+                topic, json.dumps(event).encode(), key=event["service"].encode()
+            )
             sent[f"{topic}-{meta.partition}-{meta.offset}"] = t0
     finally:
         await producer.stop()
@@ -77,10 +79,19 @@ async def main_async(args: argparse.Namespace) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
-    env = {**os.environ, "LOGLENS_TOPIC": topic, "LOGLENS_CONSUMER_GROUP": f"g-{topic}",
-           "LOGLENS_CONSUMER_METRICS_PORT": "0", "LOGLENS_CONSUMER_BATCH_TIMEOUT_MS": "50"}
-    consumer = subprocess.Popen([sys.executable, "-m", "consumers.log_embedder"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "LOGLENS_TOPIC": topic,
+        "LOGLENS_CONSUMER_GROUP": f"g-{topic}",
+        "LOGLENS_CONSUMER_METRICS_PORT": "0",
+        "LOGLENS_CONSUMER_BATCH_TIMEOUT_MS": "50",
+    }
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "consumers.log_embedder"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         await asyncio.sleep(8)  # let the consumer load its model and join the group
         poller = asyncio.create_task(asyncio.to_thread(poll_searchable, topic, args.events, 300))

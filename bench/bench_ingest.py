@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import resource
 import subprocess
@@ -66,7 +65,9 @@ async def committed(settings: Settings, group: str, topic: str) -> int:
     return sum(m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0)
 
 
-async def null_sink_run(settings: Settings, topic: str, n: int) -> tuple[float, float, CachedEmbedder, list[IndexAction]]:
+async def null_sink_run(
+    settings: Settings, topic: str, n: int
+) -> tuple[float, float, CachedEmbedder, list[IndexAction]]:
     s = settings.model_copy(update={"topic": topic, "consumer_group": f"null-{topic}"})
     embedder = CachedEmbedder(build_embedder(s))
     sink = CollectSink()
@@ -87,7 +88,9 @@ async def ceiling_run(settings: Settings, actions: list[IndexAction], batch: int
     client = async_client(settings)
     index = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
     body = index_templates(settings)["loglens-log-events"]["template"]
-    await client.indices.create(index=index, body={"settings": body["settings"], "mappings": body["mappings"]})
+    await client.indices.create(
+        index=index, body={"settings": body["settings"], "mappings": body["mappings"]}
+    )
     try:
         t0 = time.perf_counter()
         for start in range(0, len(actions), batch):
@@ -114,9 +117,18 @@ def peak_rss_mib(pid: int) -> tuple[float, float]:
 
 async def full_pipeline_run(settings: Settings, topic: str, n: int) -> tuple[float, float, float]:
     group = f"full-{topic}"
-    env = {**os.environ, "LOGLENS_TOPIC": topic, "LOGLENS_CONSUMER_GROUP": group, "LOGLENS_CONSUMER_METRICS_PORT": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "consumers.log_embedder"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "LOGLENS_TOPIC": topic,
+        "LOGLENS_CONSUMER_GROUP": group,
+        "LOGLENS_CONSUMER_METRICS_PORT": "0",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consumers.log_embedder"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         first_seen = None
         while True:
@@ -153,8 +165,10 @@ async def main_async(args: argparse.Namespace) -> int:
         wall, cpu, embedder, actions = await null_sink_run(settings, topic, sent)
         null_rate, per_core = sent / wall, sent / cpu
         calls_per_event = embedder.model_calls / sent
-        print(f"null sink: {null_rate:.0f} ev/s wall, {per_core:.0f} ev/s per CPU-second; "
-              f"{embedder.model_calls} model calls, {len(embedder)} unique texts, hit ratio {embedder.hit_ratio:.4f}")
+        print(
+            f"null sink: {null_rate:.0f} ev/s wall, {per_core:.0f} ev/s per CPU-second; "
+            f"{embedder.model_calls} model calls, {len(embedder)} unique texts, hit ratio {embedder.hit_ratio:.4f}"
+        )
 
         ceiling_s = await ceiling_run(settings, actions, settings.consumer_batch_max)
         ceiling = len(actions) / ceiling_s
@@ -162,8 +176,10 @@ async def main_async(args: argparse.Namespace) -> int:
         del actions
 
         full, rss, hwm = await full_pipeline_run(settings, topic, sent)
-        print(f"full pipeline: {full:.0f} ev/s = {full / ceiling:.2f} of the ceiling; consumer RSS {rss:.0f} MiB "
-              f"(peak {hwm:.0f} MiB)")
+        print(
+            f"full pipeline: {full:.0f} ev/s = {full / ceiling:.2f} of the ceiling; consumer RSS {rss:.0f} MiB "
+            f"(peak {hwm:.0f} MiB)"
+        )
     finally:
         await admin.delete_topics([topic])
         await admin.close()
