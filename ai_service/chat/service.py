@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from ai_service.chat.schemas import AskRequest, AskResponse, CacheInfo, Citation, Searched
-from ai_service.search.opensearch_search import Hit, SearchFilters
+from ai_service.chat.understanding import QuestionScope, understand
+from ai_service.search.opensearch_search import Hit, SearchFilters, TemplateStats
 from loglens.embedding.base import Embedder
 from loglens.timewindow import Window, resolve_window
 
@@ -27,6 +28,14 @@ class SearchPort(Protocol):
     async def bm25(self, text: str, filters: SearchFilters, k: int) -> list[Hit]: ...
 
     async def knn(self, vector: list[float], filters: SearchFilters, k: int) -> list[Hit]: ...
+
+    async def template_stats(
+        self, template_ids: list[str], filters: SearchFilters
+    ) -> dict[str, TemplateStats]: ...
+
+    async def services(self) -> list[str]: ...
+
+    async def last_deploy(self, services: list[str]) -> datetime | None: ...
 
 
 @dataclass(slots=True)
@@ -103,32 +112,48 @@ def _describe_scope(window: Window, filters: SearchFilters) -> str:
 
 
 def evidence_answer(
-    groups: Sequence[Group], citations: Sequence[Citation], window: Window, filters: SearchFilters
+    groups: Sequence[Group],
+    citations: Sequence[Citation],
+    window: Window,
+    filters: SearchFilters,
+    stats: dict[str, TemplateStats] | None = None,
 ) -> str:
-    """A deterministic answer built only from retrieved events; every line cites them as [n]."""
+    """A deterministic answer built only from retrieved events; every line cites them as [n].
+
+    Counts, first/last seen and services come from an aggregation over the whole window when
+    ``stats`` has the template; otherwise from the retrieved hits alone (then marked "≥").
+    """
     scope = _describe_scope(window, filters)
     if not groups:
         return f"No matching events {scope}."
+    stats = stats or {}
     number = {(c.index, c.id): i + 1 for i, c in enumerate(citations)}
-    total = sum(len(g.hits) for g in groups)
-    services = sorted(
-        {str(h.source.get("service")) for g in groups for h in g.hits if h.source.get("service")}
-    )
+
+    def facts(group: Group) -> tuple[int, str, str | None, str | None, list[str]]:
+        st = stats.get(group.key)
+        if st is not None and st.count:
+            return st.count, "", st.first_seen, st.last_seen, st.services
+        first, last = _span(group.hits)
+        services = sorted({str(h.source["service"]) for h in group.hits if h.source.get("service")})
+        return len(group.hits), "≥", first, last, services
+
+    all_services = sorted({svc for g in groups for svc in facts(g)[4]})
+    total = sum(facts(g)[0] for g in groups)
     lines = [
-        f"Found {total} matching events in {len(groups)} distinct log templates {scope}"
-        + (f", from {', '.join(services)}." if services else ".")
+        f"{total} matching events in {len(groups)} distinct log templates {scope}"
+        + (f", from {', '.join(all_services)}." if all_services else ".")
     ]
-    for group in groups[:5]:
+    for group in groups[:6]:
         src = group.best.source
         ref = number.get((group.best.index, group.best.id))
-        first, last = _span(group.hits)
+        count, approx, first, last, services = facts(group)
         label = src.get("template") or src.get("message") or ""
         when = (
             f", first {first}, last {last}" if first and first != last else (f", at {first}" if first else "")
         )
+        where = ", ".join(services) or str(src.get("service", "?"))
         lines.append(
-            f'- [{src.get("level", "?")}] {src.get("service", "?")}: "{_short(str(label), 160)}" '
-            f"×{len(group.hits)}{when} [{ref}]"
+            f'- [{src.get("level", "?")}] {where}: "{_short(str(label), 160)}" ×{approx}{count}{when} [{ref}]'
         )
     for group in groups:
         exc = group.best.source.get("exception") or {}
@@ -144,20 +169,102 @@ def evidence_answer(
     return "\n".join(lines)
 
 
+class ConversationMemory:
+    """The last resolved scope per conversation, so follow-ups keep it (bounded, expiring)."""
+
+    def __init__(self, ttl: timedelta = timedelta(hours=2), max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._scopes: OrderedDict[str, tuple[QuestionScope, datetime]] = OrderedDict()
+
+    def get(self, conversation_id: str | None, now: datetime) -> QuestionScope | None:
+        if not conversation_id:
+            return None
+        entry = self._scopes.get(conversation_id)
+        if entry is None or now - entry[1] > self.ttl:
+            return None
+        return entry[0]
+
+    def put(self, conversation_id: str | None, scope: QuestionScope, now: datetime) -> None:
+        if not conversation_id:
+            return
+        self._scopes[conversation_id] = (scope, now)
+        self._scopes.move_to_end(conversation_id)
+        while len(self._scopes) > self.max_entries:
+            self._scopes.popitem(last=False)
+
+
+DEFAULT_SPAN = timedelta(hours=24)
+
+
 class AskService:
-    def __init__(self, search: SearchPort, embedder: Embedder, default_k: int = 10) -> None:
+    def __init__(
+        self,
+        search: SearchPort,
+        embedder: Embedder,
+        default_k: int = 10,
+        default_services: Sequence[str] = (),
+    ) -> None:
         self.search = search
         self.embedder = embedder
         self.default_k = default_k
+        self.default_services = list(default_services)
+        self.conversations = ConversationMemory()
+        self._known: tuple[list[str], datetime] | None = None
 
-    async def ask(self, request: AskRequest, now: datetime | None = None) -> AskResponse:
-        now = now or datetime.now(UTC)
-        window = resolve_window(request.since, request.until, now)
+    async def known_services(self, now: datetime) -> list[str]:
+        """Service names seen in the indices (cached a minute) plus the configured ones."""
+        if self._known is None or now - self._known[1] > timedelta(seconds=60):
+            try:
+                found = await self.search.services()
+            except Exception:
+                found = self._known[0] if self._known else []
+            self._known = (sorted(set(found) | set(self.default_services)), now)
+        return self._known[0]
+
+    async def resolve(
+        self, request: AskRequest, now: datetime
+    ) -> tuple[QuestionScope, Window, SearchFilters]:
+        scope = understand(request.question, await self.known_services(now), now)
+        previous = self.conversations.get(request.conversation_id, now)
+        if previous is not None:
+            scope = scope.merged_with(previous)
+        # Explicit request fields win over what the question says.
+        if request.service:
+            scope = replace(scope, services=(request.service,))
+        if request.since or request.until:
+            window = resolve_window(request.since, request.until, now)
+        elif scope.since_deploy:
+            deployed = await self.search.last_deploy(list(scope.services))
+            window = Window(deployed or now - DEFAULT_SPAN, now)
+            scope = replace(
+                scope,
+                notes=(
+                    *scope.notes,
+                    f"last deploy at {deployed.isoformat()}"
+                    if deployed
+                    else "no deploy found; used the last 24 hours",
+                ),
+            )
+        elif scope.since is not None or scope.until is not None:
+            window = Window(scope.since, scope.until or now)
+        elif scope.trace_ids:
+            window = Window(None, now)  # a trace is found wherever it is in time
+        else:
+            window = Window(now - DEFAULT_SPAN, now)
+        self.conversations.put(request.conversation_id, scope, now)
         filters = SearchFilters(
             since=window.since,
             until=window.until,
-            services=[request.service] if request.service else [],
+            services=list(scope.services),
+            levels=[] if scope.negated else list(scope.levels),
+            trace_id=scope.trace_ids[0] if scope.trace_ids else None,
         )
+        return scope, window, filters
+
+    async def ask(self, request: AskRequest, now: datetime | None = None) -> AskResponse:
+        now = (now or datetime.now(UTC)).replace(microsecond=0)
+        scope, window, filters = await self.resolve(request, now)
         k = request.k or self.default_k
         fetch = max(k * 3, 30)  # over-fetch so template dedup still leaves k distinct groups
         vector = (await asyncio.to_thread(self.embedder.embed, [request.question]))[0].tolist()
@@ -166,14 +273,15 @@ class AskService:
             self.search.knn(vector, filters, fetch),
         )
         groups = group_by_template(rrf_fuse([bm25_hits, knn_hits]))[:k]
+        stats = await self.search.template_stats([g.key for g in groups], filters) if groups else {}
         citations = [_citation(g.best) for g in groups]
         return AskResponse(
-            answer=evidence_answer(groups, citations, window, filters),
+            answer=evidence_answer(groups, citations, window, filters, stats),
             citations=citations,
             searched=Searched(
                 indices=sorted(set(self.search.bm25_indices) | set(self.search.knn_indices)),
                 window=window.as_dict(),
-                filters=_filters_echo(filters),
+                filters=_filters_echo(filters, scope),
                 k=k,
             ),
             cache=CacheInfo(hit=False),
@@ -183,5 +291,16 @@ class AskService:
         )
 
 
-def _filters_echo(filters: SearchFilters) -> dict[str, Any]:
-    return {"service": filters.services, "level": filters.levels, "trace_id": filters.trace_id}
+def _filters_echo(filters: SearchFilters, scope: QuestionScope | None = None) -> dict[str, Any]:
+    echo: dict[str, Any] = {
+        "service": filters.services,
+        "level": filters.levels,
+        "trace_id": filters.trace_id,
+    }
+    if scope is not None:
+        echo["exceptions"] = list(scope.exceptions)
+        echo["time_phrase"] = scope.time_phrase
+        echo["negated"] = scope.negated
+        if scope.notes:
+            echo["notes"] = list(scope.notes)
+    return echo

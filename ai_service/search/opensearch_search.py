@@ -7,7 +7,7 @@ so Lucene syntax or query DSL in a question is just words.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from loglens.indices import EVENTS_ALIAS, LOGSTASH_INDEX_PATTERN
@@ -65,6 +65,33 @@ class Hit:
     index: str
     score: float
     source: dict[str, Any]
+
+
+@dataclass(slots=True)
+class TemplateStats:
+    """One template's facts over the whole filtered window (not just the retrieved hits)."""
+
+    count: int
+    first_seen: str | None
+    last_seen: str | None
+    services: list[str]
+
+
+def template_stats_query(template_ids: list[str], filters: SearchFilters) -> dict[str, Any]:
+    return {
+        "size": 0,
+        "query": {"bool": {"filter": [*filters.to_clauses(), {"terms": {"template_id": template_ids}}]}},
+        "aggs": {
+            "t": {
+                "terms": {"field": "template_id", "size": len(template_ids)},
+                "aggs": {
+                    "first": {"min": {"field": "@timestamp"}},
+                    "last": {"max": {"field": "@timestamp"}},
+                    "services": {"terms": {"field": "service", "size": 20}},
+                },
+            }
+        },
+    }
 
 
 def bm25_query(text: str, filters: SearchFilters, k: int) -> dict[str, Any]:
@@ -138,6 +165,61 @@ class OpenSearchSearch:
             params={"ignore_unavailable": "true", "allow_no_indices": "true"},
         )
         return _hits(response)
+
+    async def template_stats(
+        self, template_ids: list[str], filters: SearchFilters
+    ) -> dict[str, TemplateStats]:
+        response = await self.client.search(
+            index=EVENTS_ALIAS,
+            body=template_stats_query(template_ids, filters),
+            params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+        )
+        out: dict[str, TemplateStats] = {}
+        for bucket in response.get("aggregations", {}).get("t", {}).get("buckets", []):
+            out[bucket["key"]] = TemplateStats(
+                count=int(bucket["doc_count"]),
+                first_seen=bucket["first"].get("value_as_string"),
+                last_seen=bucket["last"].get("value_as_string"),
+                services=[b["key"] for b in bucket["services"]["buckets"]],
+            )
+        return out
+
+    async def services(self) -> list[str]:
+        response = await self.client.search(
+            index=EVENTS_ALIAS,
+            body={"size": 0, "aggs": {"s": {"terms": {"field": "service", "size": 200}}}},
+            params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+        )
+        return [b["key"] for b in response.get("aggregations", {}).get("s", {}).get("buckets", [])]
+
+    async def last_deploy(self, services: list[str]) -> datetime | None:
+        """When the newest (version, slot) pair first logged: the last deploy or blue/green switch."""
+        clauses: list[dict[str, Any]] = [{"exists": {"field": "version"}}]
+        if services:
+            clauses.append({"terms": {"service": services}})
+        response = await self.client.search(
+            index=EVENTS_ALIAS,
+            body={
+                "size": 0,
+                "query": {"bool": {"filter": clauses}},
+                "aggs": {
+                    "v": {
+                        "multi_terms": {
+                            "terms": [{"field": "version"}, {"field": "slot", "missing": "-"}],
+                            "size": 50,
+                            "order": {"first": "desc"},
+                        },
+                        "aggs": {"first": {"min": {"field": "@timestamp"}}},
+                    }
+                },
+            },
+            params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+        )
+        buckets = response.get("aggregations", {}).get("v", {}).get("buckets", [])
+        if len(buckets) < 2:  # one version only: nothing was deployed within the data
+            return None
+        value = buckets[0]["first"].get("value")
+        return datetime.fromtimestamp(value / 1000, tz=UTC) if value else None
 
     async def ping(self) -> bool:
         try:

