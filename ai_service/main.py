@@ -13,8 +13,10 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import start_http_server
 
 import loglens
 from ai_service import metrics
@@ -23,6 +25,7 @@ from ai_service.chat.service import AskService
 from ai_service.errors import install_error_handlers
 from ai_service.health.router import router as health_router
 from ai_service.search.opensearch_search import OpenSearchSearch
+from ai_service.security import BodySizeLimit, Guard, RateLimiter, load_api_keys
 from loglens.config import Settings, get_settings
 from loglens.embedding import build_embedder
 from loglens.embedding.base import Embedder
@@ -59,6 +62,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             OpenSearchSearch(app.state.opensearch), app.state.embedder, default_k=settings.ask_default_k
         )
         installer = asyncio.create_task(_install_templates_until_done(app, settings))
+        if settings.metrics_port:
+            start_http_server(settings.metrics_port, addr=settings.api_host)
         log.info("ai_service_started", port=settings.api_port, embedder=app.state.embedder.name)
         try:
             yield
@@ -69,7 +74,21 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             await app.state.opensearch.close()
 
     app = FastAPI(title="LogLens AI service", version=loglens.__version__, lifespan=lifespan)
+    app.state.settings = settings
+    keys = load_api_keys(settings)
+    app.state.guard = Guard(keys, RateLimiter(settings.rate_limit_per_min, settings.rate_limit_burst))
+    if not keys:
+        log.warning("api_keys_not_configured", hint="set LOGLENS_API_KEYS to require X-API-Key on /ask")
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+        )
     app.include_router(health_router)
     app.include_router(chat_router)
 

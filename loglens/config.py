@@ -93,6 +93,23 @@ class Settings(BaseSettings):
     slot: str = Field("blue", description="Blue/green slot this process serves.")
     build: str = Field("dev", description="Build id stamped on /version and logs.")
     ask_default_k: int = Field(10, description="Citations returned by /ask.")
+    api_keys: str | None = Field(
+        None,
+        description="Comma-separated API keys accepted in `X-API-Key` on /ask and /analyses (unset = open).",
+    )
+    api_keys_file: Path | None = Field(None, description="File with one API key per line (a mounted secret).")
+    rate_limit_per_min: int = Field(
+        60, description="Requests per minute per API key (or client IP), 0 = off."
+    )
+    rate_limit_burst: int = Field(20, description="Requests allowed at once above the steady rate.")
+    max_body_bytes: int = Field(16_384, description="Largest accepted request body; larger gets 413.")
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS (empty = same origin only)."
+    )
+    metrics_port: int = Field(
+        0,
+        description="Serve /metrics on this separate (internal) port instead of the API port; 0 = API port.",
+    )
     log_level: str = Field("INFO", description="Log level of LogLens processes.")
 
 

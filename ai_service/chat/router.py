@@ -14,6 +14,7 @@ from ai_service import metrics
 from ai_service.chat.schemas import AskRequest, AskResponse
 from ai_service.deps import AskServiceDep
 from ai_service.errors import ApiError
+from ai_service.security import CallerDep
 from loglens.errors import DependencyUnavailable
 
 router = APIRouter(tags=["chat"])
@@ -44,7 +45,9 @@ async def _answer(request: AskRequest, service: AskServiceDep) -> AskResponse:
     response_model_by_alias=True,
     responses={422: {"description": "bad input"}, 503: {"description": "dependency down"}},
 )
-async def ask(request: AskRequest, service: AskServiceDep) -> AskResponse | StreamingResponse:
+async def ask(
+    request: AskRequest, service: AskServiceDep, caller: CallerDep
+) -> AskResponse | StreamingResponse:
     response = await _answer(request, service)
     if not request.stream:
         return response

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import loglens
 from ai_service.deps import OpenSearchDep, SettingsDep
+from ai_service.errors import ApiError
 from loglens.indices import EVENTS_ALIAS, TEMPLATES_INDEX
 
 router = APIRouter(tags=["health"])
@@ -64,5 +65,7 @@ async def readyz(request: Request, settings: SettingsDep, client: OpenSearchDep)
 
 
 @router.get("/metrics")
-async def metrics_endpoint() -> Response:
+async def metrics_endpoint(settings: SettingsDep) -> Response:
+    if settings.metrics_port:  # served on the internal port only
+        raise ApiError(404, "not_found", f"metrics are served on the internal port {settings.metrics_port}")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -67,14 +67,21 @@ async function ask(event) {
   clearResult();
   $("ask-button").disabled = true;
   try {
+    const headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
+    const key = $("api-key").value.trim();
+    if (key) {
+      headers["X-API-Key"] = key;
+      localStorage.setItem("loglens-api-key", key);
+    }
     const response = await fetch("/ask", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers,
       body: JSON.stringify(payload),
     });
     if (!response.ok) {
       const message = await readErrorMessage(response);
-      if (response.status === 429) showError(`Rate limited: ${message}`);
+      if (response.status === 401) showError(`API key needed: ${message}`);
+      else if (response.status === 429) showError(`Rate limited: ${message}`);
       else if (response.status === 503) showError(`LogLens cannot reach a dependency right now: ${message}`);
       else showError(message);
       $("result").hidden = true;
@@ -143,5 +150,6 @@ async function checkStatus() {
 }
 
 $("ask-form").addEventListener("submit", ask);
+$("api-key").value = localStorage.getItem("loglens-api-key") || "";
 checkStatus();
 setInterval(checkStatus, 15000);
