@@ -39,10 +39,16 @@ STACK = (
 )
 
 
+def run_tag(topic: str) -> str:
+    """Letters only (never masked as a variable), unique to this run, so the question finds its events."""
+    return "run " + "".join(chr(97 + int(c)) for c in topic if c.isdigit())
+
+
 @pytest.fixture(scope="module")
 def indexed_topic(stack: Settings, os_client: OpenSearch, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Index a few order-service timeouts through Kafka and the real consumer."""
     topic = f"ui-{datetime.now(UTC):%H%M%S%f}"
+    tag = run_tag(topic)
     now = datetime.now(UTC)
     values = []
     for i in range(12):
@@ -53,7 +59,7 @@ def indexed_topic(stack: Settings, os_client: OpenSearch, tmp_path_factory: pyte
             "level_value": 40000,
             "logger_name": "com.acme.order.service.OrderService",
             "thread_name": "http-nio-8080-exec-4",
-            "message": f"Order {7000 + i} could not reserve stock: inventory timed out after 5000 ms",
+            "message": f"Order {7000 + i} could not reserve stock: inventory timed out after 5000 ms ({tag})",
             "stack_trace": STACK,
             "traceId": f"{0xABC000 + i:032x}",
             "spanId": f"{i:016x}",
@@ -92,7 +98,8 @@ def test_ask_in_the_browser_shows_streamed_answer_and_expandable_citation(
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(f"{ai_service}/")
             expect(page.locator("#status")).to_have_text("ready", timeout=20_000)
-            page.fill("#question", "why does order fail to reserve stock from inventory?")
+            tag = run_tag(indexed_topic)
+            page.fill("#question", f"why does order fail to reserve stock from inventory in {tag}?")
             page.fill("#service", "order")
             page.select_option("#since", "1h")
             page.click("#ask-button")
@@ -101,9 +108,10 @@ def test_ask_in_the_browser_shows_streamed_answer_and_expandable_citation(
             answer = page.locator("#answer").inner_text()
             assert "order" in answer and "[1]" in answer
             assert "ResourceAccessException" in answer
-            # Expand the first citation: the full event with a formatted stack trace.
-            page.locator("#citations details").first.locator("summary").click()
-            stack = page.locator("#citations details").first.locator("pre.stack")
+            # Expand this run's citation: the full event with a formatted stack trace.
+            ours = page.locator("#citations details", has_text=tag).first
+            ours.locator("summary").click()
+            stack = ours.locator("pre.stack")
             expect(stack).to_be_visible()
             assert "Caused by: java.net.SocketTimeoutException" in stack.inner_text()
             page.screenshot(path=str(ARTIFACTS / "chat-ui.png"), full_page=True)
