@@ -25,6 +25,7 @@ def timed_up() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--note", default="", help="a sentence on the conditions, added to the record")
     args = parser.parse_args()
     settings = get_settings()
     manager.up(settings, progress=False)  # make sure artifacts are cached first
@@ -44,7 +45,7 @@ def main() -> int:
 `python -m bench.bench_stack_start --rounds {args.rounds}` — {today()}, {machine()}.
 Kafka {settings.kafka_version} (KRaft) + OpenSearch {settings.opensearch_version} with k-NN, artifacts
 already in the cache; `up` returns when Kafka accepted a produce/consume and OpenSearch is green/yellow
-and the index templates are installed. Median of {args.rounds} rounds.
+and the index templates are installed. Median of {args.rounds} rounds. {args.note}
 
 | case | seconds |
 |---|---:|
