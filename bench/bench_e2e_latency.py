@@ -29,9 +29,10 @@ from loglens.demo.generator import TrafficGenerator
 from loglens.opensearch_client import sync_client
 
 
-async def produce(topic: str, bootstrap: str, n: int, rate: float) -> dict[str, float]:
-    """Send n events paced at `rate`/s; return doc id → wall time it was sent."""
-    sent: dict[str, float] = {}
+async def produce(
+    topic: str, bootstrap: str, n: int, rate: float, sent: dict[str, float]
+) -> dict[str, float]:
+    """Send n events paced at `rate`/s; fill doc id → wall time it was sent."""
     gen = TrafficGenerator(seed=11, start=datetime.now(UTC))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     await producer.start()
@@ -53,16 +54,30 @@ async def produce(topic: str, bootstrap: str, n: int, rate: float) -> dict[str, 
     return sent
 
 
-def poll_searchable(topic: str, expected: int, timeout: float) -> dict[str, float]:
+def poll_searchable(topic: str, sent: dict[str, float], expected: int, timeout: float) -> dict[str, float]:
+    """First time each sent document is found. Only documents newer than the oldest unseen one are
+    fetched each round, so the poll stays small however many events there are."""
     client = sync_client(get_settings())
     seen: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     while len(seen) < expected and time.monotonic() < deadline:
+        unseen = [t for i, t in list(sent.items()) if i not in seen]
+        since = (min(unseen) if unseen else time.time()) - 2.0
+        body = {
+            "size": 10000,
+            "_source": False,
+            "sort": [{"@timestamp": "asc"}],
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"kafka.topic": topic}},
+                        {"range": {"@timestamp": {"gte": datetime.fromtimestamp(since, UTC).isoformat()}}},
+                    ]
+                }
+            },
+        }
         try:
-            resp = client.search(
-                index="log-events",
-                body={"size": 10000, "_source": False, "query": {"term": {"kafka.topic": topic}}},
-            )
+            resp = client.search(index="log-events", body=body)
         except NotFoundError:
             resp = {"hits": {"hits": []}}
         now = time.time()
@@ -86,16 +101,24 @@ async def main_async(args: argparse.Namespace) -> int:
         "LOGLENS_CONSUMER_METRICS_PORT": "0",
         "LOGLENS_CONSUMER_BATCH_TIMEOUT_MS": "50",
     }
-    consumer = subprocess.Popen(
-        [sys.executable, "-m", "consumers.log_embedder"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log_path = f"/tmp/{topic}-consumer.log"
+    with open(log_path, "wb") as log_file:
+        consumer = subprocess.Popen(
+            [sys.executable, "-m", "consumers.log_embedder"],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        await asyncio.sleep(8)  # let the consumer load its model and join the group
-        poller = asyncio.create_task(asyncio.to_thread(poll_searchable, topic, args.events, 300))
-        sent = await produce(topic, settings.kafka_bootstrap, args.events, args.rate)
+        # Start producing only once the consumer owns its partitions (model loaded, group joined).
+        deadline = time.monotonic() + 120
+        while '"partitions": [0' not in open(log_path, errors="replace").read():
+            if time.monotonic() > deadline or consumer.poll() is not None:
+                raise RuntimeError(f"consumer not ready; see {log_path}")
+            await asyncio.sleep(0.2)
+        sent: dict[str, float] = {}
+        poller = asyncio.create_task(asyncio.to_thread(poll_searchable, topic, sent, args.events, 300))
+        await produce(topic, settings.kafka_bootstrap, args.events, args.rate, sent)
         seen = await poller
     finally:
         consumer.terminate()
@@ -107,8 +130,8 @@ async def main_async(args: argparse.Namespace) -> int:
     p50, p95 = percentile(lat, 50), percentile(lat, 95)
     print(f"events={len(sent)} searchable={len(lat)} missing={missing} p50={p50:.0f} ms p95={p95:.0f} ms")
     record_section(
-        "e2e-latency",
-        f"""## Event produced → searchable (issue 3)
+        f"e2e-latency-{int(args.rate)}",
+        f"""## Event produced → searchable at {args.rate:g} events/s
 
 `python -m bench.bench_e2e_latency --events {args.events} --rate {args.rate:g}` — {today()}, {machine()}.
 One consumer process (local MiniLM embedder, batch timeout 50 ms), index refresh interval 1 s,

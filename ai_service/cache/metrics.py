@@ -11,6 +11,11 @@ GATE2_REJECTIONS = Counter(
     "Misses where the nearest cached question overall was above the similarity threshold "
     "but had a different resolved scope (gate 2 refused it)",
 )
+MINIMAL_PAIR_REJECTIONS = Counter(
+    "loglens_qa_cache_minimal_pair_rejections_total",
+    "In-scope neighbours above the threshold refused because the two questions are a minimal pair "
+    "(one content word substituted, or two exchanged)",
+)
 INVALIDATIONS = Counter(
     "loglens_qa_cache_invalidations_total",
     "Cache entries removed before use: reason=events (new events in their scope) or ttl (expired)",

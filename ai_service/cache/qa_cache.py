@@ -22,6 +22,7 @@ single process) and :class:`OpenSearchQACacheStore` (the shared ``qa-cache`` ind
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,17 +32,87 @@ from typing import Any, Final, Protocol
 import numpy as np
 import structlog
 
-from ai_service.cache.metrics import ERRORS, GATE2_REJECTIONS, HITS, INVALIDATIONS, MISSES
+from ai_service.cache.metrics import (
+    ERRORS,
+    GATE2_REJECTIONS,
+    HITS,
+    INVALIDATIONS,
+    MINIMAL_PAIR_REJECTIONS,
+    MISSES,
+)
 from ai_service.cache.scope import DEFAULT_BUCKET_S, Scope, detect_negation, scope_key
 from loglens.indices import QA_CACHE_INDEX
 
-DEFAULT_THRESHOLD: Final = 0.90
+DEFAULT_THRESHOLD: Final = 0.84
 """Cosine threshold of gate 1 for all-MiniLM-L6-v2 (see docs/qa-cache.md, calibration)."""
 DEFAULT_TTL_S: Final = 600
 ALL_SERVICES: Final = "*"
 """Stored in ``services`` for an entry whose scope is not restricted to services."""
 
 log = structlog.get_logger(__name__)
+
+# ---------------------------------------------------------------- gate 1b: minimal pairs
+# A mean-pooled sentence embedding scores "when did the breaker open" / "... close" or
+# "calls from order to payment" / "... from payment to order" at 0.94-0.997 cosine, above
+# most true paraphrases. Such minimal pairs are caught lexically: same content words but
+# one word substituted, or the same words in another order.
+_WORD: Final = re.compile(r"[a-z0-9_]+")
+_STOP: Final = frozenset(
+    "a an the is are was were be been being do does did done has have had in on at of for to from by "
+    "with and or any there me show list please give i my we our it its this that these those s "
+    "what which service services svc app application logs log recently right now rn "
+    "can could would should will just get got tell about all every each".split()
+)
+# Words that ask the same thing ("why ..." = "what causes ...", "number of" = "how many").
+_SYNONYM: Final = {"why": "cause", "reason": "cause", "caus": "cause", "many": "count", "number": "count"}
+
+
+def _stem(word: str) -> str:
+    for suffix, repl, min_len in (
+        ("ies", "y", 5),
+        ("ing", "", 6),
+        ("ion", "", 6),
+        ("ed", "", 5),
+        ("s", "", 4),
+    ):
+        if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
+            return word[: len(word) - len(suffix)] + repl
+    return word
+
+
+def content_words(question: str) -> list[str]:
+    """Lower-cased, stemmed word tokens without stop words, in order."""
+    stems = (_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOP)
+    return [_SYNONYM.get(w, w) for w in stems]
+
+
+def _related(x: str, y: str) -> bool:
+    """Same word family (a prefix of the other, or a 5-letter common prefix): not a contrast."""
+    return x.startswith(y) or y.startswith(x) or (len(x) >= 5 and len(y) >= 5 and x[:5] == y[:5])
+
+
+def minimal_pair(a: str, b: str) -> str | None:
+    """Why ``a`` and ``b`` are a minimal pair that must not share an answer, or None.
+
+    * ``"swap"``: the same (3 or more) content words with exactly two of them exchanged
+      (direction: "order to payment" vs "payment to order");
+    * ``"substitution"``: the same content words except exactly one word on each side,
+      and the two are not of one family (open/close, first/last, producer/consumer).
+    """
+    wa, wb = content_words(a), content_words(b)
+    if wa == wb:
+        return None
+    if len(wa) == len(wb) >= 3 and sorted(wa) == sorted(wb):
+        if sum(1 for x, y in zip(wa, wb, strict=True) if x != y) == 2:
+            return "swap"  # exactly two words exchanged
+        return None
+    sa, sb = set(wa), set(wb)
+    only_a, only_b = sa - sb, sb - sa
+    if len(only_a) == 1 and len(only_b) == 1 and (sa & sb or len(sa) == len(sb) == 1):
+        (x,), (y,) = only_a, only_b
+        if not _related(x, y):
+            return "substitution"
+    return None
 
 
 def _utc(ts: datetime) -> datetime:
@@ -175,7 +246,8 @@ class OpenSearchQACacheStore:
     ``client`` is an ``opensearchpy.AsyncOpenSearch``. Lucene's cosinesimil score is
     ``(1 + cos) / 2``; :meth:`nearest` returns the cosine. ``refresh`` is passed to writes
     (False in the service: an entry becomes visible within the 1 s refresh interval;
-    tests use True). Deletions always refresh so an invalidated answer is never served.
+    tests use True). Deletions (bulk, by id) always refresh so an invalidated answer is never
+    served again.
     """
 
     def __init__(self, client: Any, index: str = QA_CACHE_INDEX, k: int = 10, refresh: bool = False) -> None:
@@ -246,43 +318,42 @@ class OpenSearchQACacheStore:
     async def put(self, entry: CacheEntry) -> None:
         await self.client.index(index=self.index, id=entry.id, body=self.to_doc(entry), refresh=self.refresh)
 
-    async def purge_expired(self, now: datetime) -> int:
-        resp = await self.client.delete_by_query(
+    async def _ids(self, query: dict[str, Any], fields: list[str] | bool = False) -> list[dict[str, Any]]:
+        resp = await self.client.search(
             index=self.index,
-            body={"query": {"range": {"expires_at": {"lte": _iso(now)}}}},
-            conflicts="proceed",
-            refresh=True,
+            # the cache holds ttl_s worth of questions: far fewer than one page
+            body={"size": 10_000, "_source": fields, "query": query},
         )
-        return int(resp.get("deleted", 0))
+        hits: list[dict[str, Any]] = resp.get("hits", {}).get("hits", [])
+        return hits
+
+    async def _delete(self, ids: list[str]) -> int:
+        """Bulk delete with refresh (the stack ships no reindex module, so no ``_delete_by_query``)."""
+        if not ids:
+            return 0
+        actions = [{"delete": {"_index": self.index, "_id": i}} for i in ids]
+        resp = await self.client.bulk(body=actions, refresh=True)
+        return sum(1 for item in resp.get("items", []) if item.get("delete", {}).get("result") == "deleted")
+
+    async def purge_expired(self, now: datetime) -> int:
+        hits = await self._ids({"range": {"expires_at": {"lte": _iso(now)}}})
+        return await self._delete([str(h["_id"]) for h in hits])
 
     async def invalidate(self, services: set[str], since: datetime, until: datetime) -> int:
         wanted = sorted({s.strip().lower() for s in services})
         query: dict[str, Any] = (
             {"terms": {"services": [*wanted, ALL_SERVICES]}} if wanted else {"match_all": {}}
         )
-        resp = await self.client.search(
-            index=self.index,
-            body={
-                "size": 10_000,  # the cache holds ttl_s worth of questions: far fewer
-                "_source": ["scope", "coverage_since", "coverage_until", "expires_at", "created_at"],
-                "query": query,
-            },
+        hits = await self._ids(
+            query, ["scope", "coverage_since", "coverage_until", "expires_at", "created_at"]
         )
         stale: list[str] = []
-        for hit in resp.get("hits", {}).get("hits", []):
+        for hit in hits:
             src = hit["_source"]
             entry = self.from_doc(str(hit["_id"]), {**src, "question": "", "scope_key": ""})
             if entry.covers(services, since, until):
                 stale.append(str(hit["_id"]))
-        if not stale:
-            return 0
-        deleted = await self.client.delete_by_query(
-            index=self.index,
-            body={"query": {"ids": {"values": stale}}},
-            conflicts="proceed",
-            refresh=True,
-        )
-        return int(deleted.get("deleted", 0))
+        return await self._delete(stale)
 
 
 class QACache:
@@ -298,6 +369,7 @@ class QACache:
         model: str = "",
         detect_negation_in_question: bool = True,
         count_gate2: bool = True,
+        minimal_pair_guard: bool = True,
         purge_interval_s: float = 60.0,
     ) -> None:
         """``model``: the embedder name, salted into every key so other models' vectors never match."""
@@ -310,6 +382,7 @@ class QACache:
         self.model = model
         self.detect_negation_in_question = detect_negation_in_question
         self.count_gate2 = count_gate2
+        self.minimal_pair_guard = minimal_pair_guard
         self.purge_interval = timedelta(seconds=purge_interval_s)
         self._last_purge: datetime | None = None
 
@@ -340,6 +413,14 @@ class QACache:
         try:
             await self._maybe_purge(now)
             best = await self.backend.nearest(vector, now, key)
+            if (
+                best is not None
+                and best.similarity >= self.threshold
+                and self.minimal_pair_guard
+                and minimal_pair(question, best.entry.question) is not None
+            ):
+                MINIMAL_PAIR_REJECTIONS.inc()
+                best = None
             if best is not None and best.similarity >= self.threshold:
                 HITS.inc()
                 similarity = round(best.similarity, 4)

@@ -33,6 +33,12 @@ class SearchPort(Protocol):
         self, template_ids: list[str], filters: SearchFilters
     ) -> dict[str, TemplateStats]: ...
 
+    async def knn_templates(self, vector: list[float], filters: SearchFilters, k: int) -> list[str]: ...
+
+    async def examples(
+        self, template_ids: list[str], question: str, filters: SearchFilters
+    ) -> dict[str, Hit]: ...
+
     async def services(self) -> list[str]: ...
 
     async def last_deploy(self, services: list[str]) -> datetime | None: ...
@@ -46,6 +52,21 @@ class Group:
     best: Hit
     score: float
     hits: list[Hit] = field(default_factory=list)
+    # Other lines of the template that BM25 itself ranked near the top: a question about one
+    # specific id can hit a second line of a frequent template, so those are cited too.
+    extra: list[Hit] = field(default_factory=list)
+
+    def cited(self) -> list[Hit]:
+        return [self.best, *self.extra]
+
+
+def cited_hits(groups: Sequence[Group], limit: int) -> list[Hit]:
+    out: list[Hit] = []
+    for group in groups:
+        for hit in group.cited():
+            if len(out) < limit:
+                out.append(hit)
+    return out
 
 
 def rrf_fuse(rankings: Sequence[Sequence[Hit]], k: int = RRF_K) -> list[tuple[Hit, float]]:
@@ -73,12 +94,96 @@ def group_by_template(fused: Sequence[tuple[Hit, float]]) -> list[Group]:
     return list(groups.values())
 
 
+@dataclass(slots=True)
+class FusedTemplate:
+    key: str
+    score: float
+    best: Hit | None  # None: only the template index knew it; an example line is fetched
+    hits: list[Hit]
+
+
+def template_key(hit: Hit) -> str:
+    src = hit.source
+    return str(src.get("template_id") or src.get("template") or src.get("message") or hit.id)
+
+
+def hybrid_groups(
+    bm25_hits: Sequence[Hit],
+    knn_hits: Sequence[Hit],
+    template_ids: Sequence[str] = (),
+    k: int = RRF_K,
+    weights: tuple[float, float, float] = (1.0, 0.0, 0.5),
+) -> list[FusedTemplate]:
+    """Fuse at the template level, cite the most specific line of each template.
+
+    Event vectors embed the template (variables masked), so k-NN tells *which kind* of event
+    matches the question while BM25 tells *which line* (ids, hosts, numbers). Templates are
+    ranked by reciprocal rank fusion of: their best BM25 rank, their best k-NN event rank and
+    their rank among the k-NN hits over ``log-templates``. Each template is represented by its
+    best BM25 line when BM25 found one, else by its first k-NN line. Templates that only the
+    template index found come back with ``best`` unset for the caller to fill.
+
+    Weights (BM25, k-NN over events, k-NN over templates) = (1, 0, 0.5) were chosen on LogQA
+    (docs/benchmarks.md): event k-NN hits are copies of their template's vector, so their votes
+    add noise once the template index votes; they still supply lines to cite.
+    """
+    scores: dict[str, float] = {}
+    members: OrderedDict[str, list[Hit]] = OrderedDict()
+    bm25_best: dict[str, Hit] = {}
+    knn_best: dict[str, Hit] = {}
+
+    def vote(ranked_keys: Sequence[str], weight: float) -> None:
+        for rank, key in enumerate(dict.fromkeys(ranked_keys)):
+            scores[key] = scores.get(key, 0.0) + weight / (k + rank + 1)
+
+    for hit in bm25_hits:
+        key = template_key(hit)
+        bm25_best.setdefault(key, hit)
+        members.setdefault(key, []).append(hit)
+    for hit in knn_hits:
+        key = template_key(hit)
+        knn_best.setdefault(key, hit)
+        if hit not in members.setdefault(key, []):
+            members[key].append(hit)
+    vote([template_key(h) for h in bm25_hits], weights[0])
+    vote([template_key(h) for h in knn_hits], weights[1])
+    vote(list(template_ids), weights[2])
+    return [
+        FusedTemplate(key, score, bm25_best.get(key) or knn_best.get(key), members.get(key, []))
+        for key, score in sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    ]
+
+
+EXTRA_BM25_RANK = 10  # a second line of a template is cited only if BM25 ranked it this high
+EXTRA_PER_TEMPLATE = 2
+
+
+def finish_groups(
+    fused: Sequence[FusedTemplate],
+    examples: dict[str, Hit],
+    limit: int,
+    bm25_hits: Sequence[Hit] = (),
+) -> list[Group]:
+    """Keep the top templates that have a line to cite (own hit or fetched example)."""
+    top_bm25 = {id(h) for h in bm25_hits[:EXTRA_BM25_RANK]}
+    groups: list[Group] = []
+    for item in fused:
+        best = item.best or examples.get(item.key)
+        if best is None:
+            continue
+        extra = [h for h in item.hits if h is not best and id(h) in top_bm25][:EXTRA_PER_TEMPLATE]
+        groups.append(Group(key=item.key, best=best, score=item.score, hits=item.hits or [best], extra=extra))
+        if len(groups) >= limit:
+            break
+    return groups
+
+
 def _short(text: str, limit: int = 240) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _citation(hit: Hit) -> Citation:
+def citation_for(hit: Hit) -> Citation:
     src = hit.source
     exc = src.get("exception") or {}
     excerpt = str(src.get("message", ""))
@@ -141,8 +246,11 @@ def evidence_answer(
     total = sum(facts(g)[0] for g in groups)
     lines = [
         f"{total} matching events in {len(groups)} distinct log templates {scope}"
-        + (f", from {', '.join(all_services)}." if all_services else ".")
+        + (f", from {', '.join(all_services)}." if all_services else "."),
     ]
+    best = groups[0].best.source
+    when_where = f"{best.get('@timestamp', '')} {best.get('service', '')} {best.get('level', '')}"
+    lines.append(f'Most relevant event: {when_where} "{_short(str(best.get("message", "")), 300)}" [1]')
     for group in groups[:6]:
         src = group.best.source
         ref = number.get((group.best.index, group.best.id))
@@ -195,6 +303,21 @@ class ConversationMemory:
 
 
 DEFAULT_SPAN = timedelta(hours=24)
+
+
+async def retrieve(
+    search: SearchPort, question: str, vector: list[float], filters: SearchFilters, k: int, fetch: int
+) -> list[Group]:
+    """Hybrid retrieval: BM25 over events and raw logs, k-NN over events and templates, fused."""
+    bm25_hits, knn_hits, template_ids = await asyncio.gather(
+        search.bm25(question, filters, fetch),
+        search.knn(vector, filters, fetch),
+        search.knn_templates(vector, filters, k * 2),
+    )
+    fused = hybrid_groups(bm25_hits, knn_hits, template_ids)
+    missing = [f.key for f in fused[: k * 2] if f.best is None]
+    examples = await search.examples(missing, question, filters) if missing else {}
+    return finish_groups(fused, examples, k, bm25_hits)
 
 
 class AskService:
@@ -268,13 +391,9 @@ class AskService:
         k = request.k or self.default_k
         fetch = max(k * 3, 30)  # over-fetch so template dedup still leaves k distinct groups
         vector = (await asyncio.to_thread(self.embedder.embed, [request.question]))[0].tolist()
-        bm25_hits, knn_hits = await asyncio.gather(
-            self.search.bm25(request.question, filters, fetch),
-            self.search.knn(vector, filters, fetch),
-        )
-        groups = group_by_template(rrf_fuse([bm25_hits, knn_hits]))[:k]
+        groups = await retrieve(self.search, request.question, vector, filters, k, fetch)
         stats = await self.search.template_stats([g.key for g in groups], filters) if groups else {}
-        citations = [_citation(g.best) for g in groups]
+        citations = [citation_for(h) for h in cited_hits(groups, k)]
         return AskResponse(
             answer=evidence_answer(groups, citations, window, filters, stats),
             citations=citations,

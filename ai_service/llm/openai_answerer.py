@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
@@ -29,6 +30,7 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential_jitter,
 )
 
@@ -43,6 +45,7 @@ from ai_service.llm.prompting import (
 )
 
 DEFAULT_MODEL = "gpt-4o-mini"
+KEEPALIVE_EXPIRY_S = 2.0
 _CODE_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
@@ -162,6 +165,11 @@ class OpenAIAnswerer:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.retries = 0
+        # Our own connection pool: idle connections expire before typical server keep-alive
+        # timeouts (uvicorn: 5 s), so a call rarely lands on a connection the server just closed.
+        self._http = httpx.AsyncClient(
+            timeout=timeout_s, limits=httpx.Limits(max_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY_S)
+        )
         chat = ChatOpenAI(
             model=model,
             api_key=SecretStr(api_key or "not-needed"),
@@ -170,6 +178,7 @@ class OpenAIAnswerer:
             max_retries=0,  # our retries are visible, bounded and counted
             max_tokens=max_completion_tokens,  # sent as max_completion_tokens
             temperature=temperature,
+            http_async_client=self._http,
         )
         self._chat: Runnable[Any, BaseMessage] = chat.bind(response_format={"type": "json_object"})
 
@@ -177,9 +186,12 @@ class OpenAIAnswerer:
     def model(self) -> str:
         return self._model
 
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
     def _wait(self, state: RetryCallState) -> float:
         base = wait_exponential_jitter(
-            initial=self.backoff_initial_s, max=self.backoff_max_s, jitter=self.backoff_initial_s
+            multiplier=self.backoff_initial_s, max=self.backoff_max_s, jitter=self.backoff_initial_s
         )(state)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, openai.RateLimitError):
@@ -193,7 +205,9 @@ class OpenAIAnswerer:
     def _on_retry(self, _: RetryCallState) -> None:
         self.retries += 1
 
-    async def _attempt(self, messages: list[BaseMessage], usage: _Usage, deadline: float) -> tuple[ModelReply, str]:
+    async def _attempt(
+        self, messages: list[BaseMessage], usage: _Usage, deadline: float
+    ) -> tuple[ModelReply, str]:
         usage.attempts += 1
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -241,13 +255,13 @@ class OpenAIAnswerer:
         deadline = time.monotonic() + self.deadline_s
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_retriable),
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.deadline_s),
             wait=self._wait,
             before_sleep=self._on_retry,
             reraise=True,
         )
         try:
-            reply, model_name = await retrying(self._attempt, messages, usage, deadline)
+            result: tuple[ModelReply, str] = await retrying(self._attempt, messages, usage, deadline)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -258,10 +272,9 @@ class OpenAIAnswerer:
                 f"language model failed after {usage.attempts} attempt(s) ({reason}): {detail[:300]}",
                 attempts=usage.attempts,
             ) from exc
+        reply, model_name = result
 
-        check = check_citations(
-            reply.answer, reply.cited_ids, [e.id for e in evidence], prompt.quoted_tokens
-        )
+        check = check_citations(reply.answer, reply.cited_ids, [e.id for e in evidence])
         if check.dropped:
             metrics.DROPPED_CITATIONS.inc(len(check.dropped))
         return LLMAnswer(

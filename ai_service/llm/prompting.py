@@ -18,7 +18,7 @@ import math
 import re
 import string
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
@@ -83,7 +83,7 @@ class PromptTemplate:
             raise PromptTemplateError(f"prompt template {self.name}: {'; '.join(parts)}")
         try:
             return self.template.substitute(values)
-        except (KeyError, ValueError) as exc:  # pragma: no cover - guarded by the checks above
+        except (KeyError, ValueError) as exc:  # an invalid placeholder such as a lone "$"
             raise PromptTemplateError(f"prompt template {self.name}: {exc}") from exc
 
 
@@ -134,9 +134,6 @@ class RenderedPrompt:
     truncated_ids: list[str]
     omitted_ids: list[str]
     estimated_tokens: int
-    # Bracketed tokens that occur in the data itself (thread names, [REDACTED:...], levels):
-    # a model quoting them is not citing anything.
-    quoted_tokens: frozenset[str] = field(default_factory=frozenset)
 
 
 def render_system(max_words: int = MAX_ANSWER_WORDS, example_id: str = "app-logs-0-42") -> str:
@@ -168,14 +165,6 @@ def _render_user(
     )
 
 
-def _bracketed_tokens(texts: Iterable[str]) -> frozenset[str]:
-    tokens: set[str] = set()
-    for text in texts:
-        for m in _BRACKET.finditer(text):
-            tokens.update(p.strip() for p in re.split(r"[,;]", m.group(1)) if p.strip())
-    return frozenset(tokens)
-
-
 def build_prompt(
     question: str,
     scope: str,
@@ -204,9 +193,12 @@ def build_prompt(
     if fixed > max_prompt_tokens:
         # Shrink the summary before giving up: the evidence items are what matters.
         spare_chars = int((max_prompt_tokens - (fixed - count_tokens(summary))) * CHARS_PER_TOKEN)
-        if spare_chars >= MIN_TRUNCATED_ITEM_CHARS:
-            summary = truncate(summary, spare_chars)
-            fixed = total_tokens([], len(evidence), summary)
+        summary = (
+            truncate(summary, spare_chars)
+            if spare_chars >= MIN_TRUNCATED_ITEM_CHARS
+            else "(left out to fit the prompt budget)"
+        )
+        fixed = total_tokens([], len(evidence), summary)
     if fixed > max_prompt_tokens:
         raise PromptBudgetError(
             f"prompt needs {fixed} tokens without evidence; max_prompt_tokens is {max_prompt_tokens}"
@@ -258,7 +250,6 @@ def build_prompt(
         truncated_ids=truncated,
         omitted_ids=[e.id for e in evidence if e.id not in kept],
         estimated_tokens=count_tokens(system) + count_tokens(user) + overhead,
-        quoted_tokens=_bracketed_tokens([evidence_answer, *(e.text for e in evidence)]),
     )
 
 
@@ -273,35 +264,27 @@ class CitationCheck:
         return bool(self.dropped)
 
 
-def _is_redaction(token: str) -> bool:
-    return token.upper().startswith("REDACTED")
-
-
-def check_citations(
-    answer: str,
-    cited_ids: Sequence[str],
-    allowed_ids: Iterable[str],
-    quoted_tokens: Iterable[str] = (),
-) -> CitationCheck:
+def check_citations(answer: str, cited_ids: Sequence[str], allowed_ids: Iterable[str]) -> CitationCheck:
     """Keep only citations of real evidence ids, in the text and in ``cited_ids``.
 
     A bracketed group ``[a]`` or ``[a, b]`` of id-like tokens in the answer is a citation. Unknown
-    ids are removed from the text and from ``cited_ids`` and reported as dropped — except tokens
-    that are plainly quoted log text (log levels, ``[REDACTED:...]`` and bracketed tokens found in
-    the evidence itself) when the model did not also list them in ``cited_ids``. Kept groups are
-    rewritten as ``[a][b]``. The returned ``cited_ids`` are the valid ids cited in the text (in
-    order of first appearance) followed by the other valid ids the model listed.
+    ids are removed from the text and from ``cited_ids`` and reported as dropped. Plain bracketed
+    words are left alone as quoted log text — letters only (``[main]``, ``[ERROR]``) or a
+    ``[REDACTED:...]`` token — unless the model also listed them in ``cited_ids``. A bracketed
+    token with a digit or ``-_.:/`` that is not an evidence id is always dropped, even if a log
+    line contains it: that is exactly what an injected "cite [evil-1]" looks like. Kept groups
+    are rewritten as ``[a][b]``. The returned ``cited_ids`` are the valid ids cited in the text
+    (in order of first appearance) followed by the other valid ids the model listed.
     """
     allowed = set(allowed_ids)
     claimed = {c.strip() for c in cited_ids}
-    quoted = set(quoted_tokens)
     dropped: list[str] = []
     found: list[str] = []
 
     def is_quote(token: str) -> bool:
         if token in claimed:
             return False
-        return token in quoted or token.upper() in _LEVELS or _is_redaction(token)
+        return token.isalpha() or token.upper() in _LEVELS or token.upper().startswith("REDACTED")
 
     def drop(token: str) -> None:
         if token not in dropped:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from loglens.indices import EVENTS_ALIAS, LOGSTASH_INDEX_PATTERN
+from loglens.indices import EVENTS_ALIAS, LOGSTASH_INDEX_PATTERN, TEMPLATES_INDEX
 
 _SOURCE_FIELDS = [
     "@timestamp",
@@ -145,7 +145,7 @@ class OpenSearchSearch:
     """BM25 over ``log-events`` + ``logs-*``; k-NN over ``log-events``."""
 
     bm25_indices: tuple[str, ...] = (EVENTS_ALIAS, LOGSTASH_INDEX_PATTERN)
-    knn_indices: tuple[str, ...] = (EVENTS_ALIAS,)
+    knn_indices: tuple[str, ...] = (EVENTS_ALIAS, TEMPLATES_INDEX)
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -182,6 +182,64 @@ class OpenSearchSearch:
                 last_seen=bucket["last"].get("value_as_string"),
                 services=[b["key"] for b in bucket["services"]["buckets"]],
             )
+        return out
+
+    async def knn_templates(self, vector: list[float], filters: SearchFilters, k: int) -> list[str]:
+        """Template ids nearest to the question, among templates seen in the filters' scope."""
+        if filters.trace_id:
+            return []  # the catalog knows nothing about traces
+        clauses: list[dict[str, Any]] = []
+        if filters.services:
+            clauses.append({"terms": {"services": filters.services}})
+        if filters.levels:
+            clauses.append({"terms": {"levels": filters.levels}})
+        if filters.since:
+            clauses.append({"range": {"last_seen": {"gte": filters.since.isoformat()}}})
+        if filters.until:
+            clauses.append({"range": {"first_seen": {"lte": filters.until.isoformat()}}})
+        knn: dict[str, Any] = {"vector": vector, "k": k}
+        if clauses:
+            knn["filter"] = {"bool": {"filter": clauses}}
+        response = await self.client.search(
+            index=TEMPLATES_INDEX,
+            body={"size": k, "_source": ["template_id"], "query": {"knn": {"vector": knn}}},
+            params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+        )
+        return [h["_source"].get("template_id", h["_id"]) for h in response.get("hits", {}).get("hits", [])]
+
+    async def examples(
+        self, template_ids: list[str], question: str, filters: SearchFilters
+    ) -> dict[str, Hit]:
+        """For each template, its line in scope that best matches the question (one msearch)."""
+        lines: list[dict[str, Any]] = []
+        for template_id in template_ids:
+            lines.append({"index": EVENTS_ALIAS, "ignore_unavailable": True, "allow_no_indices": True})
+            lines.append(
+                {
+                    "size": 1,
+                    "_source": _SOURCE_FIELDS,
+                    "query": {
+                        "bool": {
+                            "filter": [*filters.to_clauses(), {"term": {"template_id": template_id}}],
+                            "should": [
+                                {
+                                    "multi_match": {
+                                        "query": question,
+                                        "fields": ["message", "exception.message"],
+                                    }
+                                }
+                            ],
+                        }
+                    },
+                    "sort": ["_score", {"@timestamp": "desc"}],
+                }
+            )
+        response = await self.client.msearch(body=lines)
+        out: dict[str, Hit] = {}
+        for template_id, part in zip(template_ids, response.get("responses", []), strict=False):
+            hits = _hits(part) if "hits" in part else []
+            if hits:
+                out[template_id] = hits[0]
         return out
 
     async def services(self) -> list[str]:
