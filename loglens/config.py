@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     opensearch_user: str | None = Field(None, description="OpenSearch basic-auth user (production).")
     opensearch_password: str | None = Field(None, description="OpenSearch basic-auth password.")
     opensearch_timeout_s: float = Field(30.0, description="Per-request OpenSearch timeout.")
+    opensearch_ca_certs: Path | None = Field(
+        None, description="CA bundle that signed OpenSearch's TLS certificate (private CA in compose)."
+    )
     index_shards: int = Field(1, description="Primary shards of LogLens indices.")
     index_replicas: int = Field(0, description="Replicas of LogLens indices (0 on a single node).")
 
@@ -72,6 +75,9 @@ class Settings(BaseSettings):
     consumer_batch_max: int = Field(500, description="Max records per consumer batch.")
     consumer_batch_timeout_ms: int = Field(500, description="Max wait to fill a batch.")
     consumer_metrics_port: int = Field(9108, description="Port of the consumer's /metrics (0 = off).")
+    consumer_metrics_host: str = Field(
+        "127.0.0.1", description="Bind address of the consumer's /metrics (0.0.0.0 in containers)."
+    )
     raw_max_bytes: int = Field(8192, description="Size cap of the `raw` field stored per event.")
     record_max_bytes: int = Field(
         1_048_576, description="Records larger than this go to the dead-letter topic (reason too_large)."

@@ -21,6 +21,8 @@ def _common_kwargs(settings: Settings) -> dict[str, Any]:
     if settings.opensearch_url.startswith("https"):
         kwargs["use_ssl"] = True
         kwargs["verify_certs"] = True
+        if settings.opensearch_ca_certs is not None:
+            kwargs["ca_certs"] = str(settings.opensearch_ca_certs)
     return kwargs
 
 

@@ -14,6 +14,10 @@ command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
 # Headless browser for the chat-page tests (Playwright drives the Debian build; it never downloads one).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# promtool checks the alert rules; nginx serves the blue/green tests.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "bootstrap: missing ${need_apt[*]}; install them (apt-get install ${need_apt[*]}) or run as root" >&2

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from prometheus_client import start_http_server
 
+from consumers.log_embedder import metrics
 from consumers.log_embedder.consumer import LogEmbedder, install_signal_handlers
 from consumers.log_embedder.miner_state import load_miner
 from consumers.log_embedder.sink import OpenSearchSink
@@ -45,6 +46,7 @@ async def run(settings: Settings) -> None:
     try:
         if not await _install_templates(client, settings, worker):
             return
+        metrics.OPENSEARCH_UP.set(1)
         worker.miner = await load_miner(client, settings.consumer_group)
         await worker.start()
         await worker.run()
@@ -57,7 +59,7 @@ def main() -> int:
     settings = get_settings()
     configure_logging(settings.log_level, service="log_embedder", build=settings.build)
     if settings.consumer_metrics_port:
-        start_http_server(settings.consumer_metrics_port, addr="127.0.0.1")
+        start_http_server(settings.consumer_metrics_port, addr=settings.consumer_metrics_host)
     try:
         asyncio.run(run(settings))
     except KeyboardInterrupt:

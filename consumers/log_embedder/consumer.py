@@ -270,6 +270,10 @@ class LogEmbedder:
                         return False, dead
                     continue
                 self.indexed += len(pending) - len(failures)
+                failed = {id(f.action) for f in failures}
+                for action in pending:
+                    if id(action) not in failed:
+                        metrics.EVENTS_BY_LEVEL.labels(level=str(action.doc.get("level", "?"))).inc()
                 metrics.INDEXED.inc(len(pending) - len(failures))
                 retry = [f.action for f in failures if f.retriable]
                 for f in failures:
