@@ -9,6 +9,9 @@
   the best neighbour *within the scope* is compared with the threshold. On a miss a
   second, unfiltered search tells whether gate 2 refused an otherwise-close question
   (``loglens_qa_cache_gate2_rejections_total``).
+* Gate 1b — :func:`minimal_pair`: an in-scope neighbour above the threshold is still refused
+  when the two questions are a minimal pair (one content word substituted, or two
+  exchanged: "breaker open" / "breaker close"), which sentence embeddings score 0.94-0.997.
 
 Freshness: entries expire after ``ttl_s`` (checked in every search, expired entries purged
 at most every ``purge_interval_s``), and :meth:`QACache.invalidate_for_events` removes

@@ -56,6 +56,14 @@ class FakeSearch:
     async def services(self) -> list[str]:
         return ["payment", "inventory", "order"]
 
+    async def knn_templates(self, vector: list[float], filters: SearchFilters, k: int) -> list[str]:
+        return []
+
+    async def examples(
+        self, template_ids: list[str], question: str, filters: SearchFilters
+    ) -> dict[str, Hit]:
+        return {}
+
     async def last_deploy(self, services: list[str]) -> datetime | None:
         return datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
 
