@@ -20,10 +20,12 @@ from prometheus_client import start_http_server
 
 import loglens
 from ai_service import metrics
+from ai_service.cache.qa_cache import OpenSearchQACacheStore, QACache
 from ai_service.chat.router import router as chat_router
 from ai_service.chat.service import AskService
 from ai_service.errors import install_error_handlers
 from ai_service.health.router import router as health_router
+from ai_service.llm import build_answerer
 from ai_service.search.opensearch_search import OpenSearchSearch
 from ai_service.security import BodySizeLimit, Guard, RateLimiter, load_api_keys
 from loglens.config import Settings, get_settings
@@ -58,8 +60,22 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         app.state.settings = settings
         app.state.embedder = embedder or await asyncio.to_thread(build_embedder, settings)
         app.state.opensearch = async_client(settings)
+        cache = (
+            QACache(
+                OpenSearchQACacheStore(app.state.opensearch),
+                threshold=settings.qa_cache_threshold,
+                ttl_s=settings.qa_cache_ttl_s,
+                model=app.state.embedder.name,
+            )
+            if settings.qa_cache_enabled
+            else None
+        )
         app.state.ask_service = AskService(
-            OpenSearchSearch(app.state.opensearch), app.state.embedder, default_k=settings.ask_default_k
+            OpenSearchSearch(app.state.opensearch),
+            app.state.embedder,
+            default_k=settings.ask_default_k,
+            cache=cache,
+            answerer=build_answerer(settings),
         )
         installer = asyncio.create_task(_install_templates_until_done(app, settings))
         if settings.metrics_port:

@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     openai_embedding_model: str = Field("text-embedding-3-large", description="Embedding model name.")
     openai_embedding_dim: int = Field(1024, description="Embedding dimensions asked of the endpoint.")
 
+    # --- LLM answers (off unless a key or an OpenAI-compatible base URL is set) ---
+    llm_enabled: bool = Field(True, description="Off switch for LLM answers even when a key is set.")
+    llm_model: str = Field("gpt-4o-mini", description="Chat model for answers and analysis narratives.")
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible chat endpoint (vLLM, Ollama); enables the LLM without a key."
+    )
+    llm_timeout_s: float = Field(20.0, description="Timeout of one LLM call.")
+    llm_attempts: int = Field(3, description="LLM attempts (retries on 429/5xx/timeouts/bad output).")
+    llm_deadline_s: float = Field(45.0, description="Overall time budget of one answer across retries.")
+    llm_max_prompt_tokens: int = Field(3000, description="Prompt token budget (evidence is cut to fit).")
+    llm_max_completion_tokens: int = Field(500, description="Longest answer, in tokens.")
+    llm_temperature: float = Field(0.0, description="Sampling temperature of answers.")
+
     # --- consumer ----------------------------------------------------------
     consumer_batch_max: int = Field(500, description="Max records per consumer batch.")
     consumer_batch_timeout_ms: int = Field(500, description="Max wait to fill a batch.")
@@ -99,6 +112,11 @@ class Settings(BaseSettings):
     slot: str = Field("blue", description="Blue/green slot this process serves.")
     build: str = Field("dev", description="Build id stamped on /version and logs.")
     ask_default_k: int = Field(10, description="Citations returned by /ask.")
+    qa_cache_enabled: bool = Field(True, description="Serve repeated questions from the two-gate QA cache.")
+    qa_cache_threshold: float = Field(
+        0.84, description="Cosine similarity a cached question needs (calibrated, docs/qa-cache.md)."
+    )
+    qa_cache_ttl_s: float = Field(600.0, description="Seconds a cached answer lives at most.")
     api_keys: str | None = Field(
         None,
         description="Comma-separated API keys accepted in `X-API-Key` on /ask and /analyses (unset = open).",

@@ -70,4 +70,10 @@ class AskResponse(BaseModel):
     cache: CacheInfo = Field(default_factory=CacheInfo)
     model: str
     degraded: bool = False
+    degraded_reason: str | None = Field(None, description="Why the LLM answer was replaced (degraded only).")
+    flagged: bool = Field(False, description="The LLM cited something it was not given; those were dropped.")
+    dropped_citations: list[str] = Field(default_factory=list)
+    tokens: dict[str, int] | None = Field(
+        None, description="LLM prompt/completion tokens, when one answered."
+    )
     generated_at: datetime

@@ -6,14 +6,18 @@ No FastAPI here; the router adapts HTTP to this and the tests drive it with fake
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from ai_service.cache.qa_cache import QACache
+from ai_service.cache.scope import Scope as CacheScope
 from ai_service.chat.schemas import AskRequest, AskResponse, CacheInfo, Citation, Searched
 from ai_service.chat.understanding import QuestionScope, understand
+from ai_service.llm import Answerer, EvidenceItem, LLMUnavailable
 from ai_service.search.opensearch_search import Hit, SearchFilters, TemplateStats
 from loglens.embedding.base import Embedder
 from loglens.timewindow import Window, resolve_window
@@ -327,9 +331,13 @@ class AskService:
         embedder: Embedder,
         default_k: int = 10,
         default_services: Sequence[str] = (),
+        cache: QACache | None = None,
+        answerer: Answerer | None = None,
     ) -> None:
         self.search = search
         self.embedder = embedder
+        self.cache = cache
+        self.answerer = answerer
         self.default_k = default_k
         self.default_services = list(default_services)
         self.conversations = ConversationMemory()
@@ -385,16 +393,54 @@ class AskService:
         )
         return scope, window, filters
 
+    def cache_scope(self, request: AskRequest, scope: QuestionScope, window: Window) -> CacheScope:
+        """Gate 2 compares this exactly. A follow-up also carries its conversation, so it never
+        matches another conversation's question that happens to resolve alike."""
+        return CacheScope(
+            services=scope.services,
+            levels=scope.levels,
+            exceptions=scope.exceptions,
+            trace_ids=scope.trace_ids,
+            window_since=window.since,
+            window_until=window.until,
+            conversation_id=request.conversation_id if scope.follow_up else None,
+            negated=scope.negated,
+            k=request.k,
+        )
+
     async def ask(self, request: AskRequest, now: datetime | None = None) -> AskResponse:
         now = (now or datetime.now(UTC)).replace(microsecond=0)
         scope, window, filters = await self.resolve(request, now)
         k = request.k or self.default_k
         fetch = max(k * 3, 30)  # over-fetch so template dedup still leaves k distinct groups
         vector = (await asyncio.to_thread(self.embedder.embed, [request.question]))[0].tolist()
+        cache_scope = self.cache_scope(request, scope, window)
+        if self.cache is not None:
+            found = await self.cache.lookup(request.question, vector, cache_scope, now)
+            if found.hit and found.response is not None:
+                return AskResponse.model_validate(found.response)
+        response = await self.answer(request, vector, scope, window, filters, k, fetch, now)
+        if self.cache is not None:
+            await self.cache.store(
+                request.question, vector, cache_scope, response.model_dump(mode="json", by_alias=True), now
+            )
+        return response
+
+    async def answer(
+        self,
+        request: AskRequest,
+        vector: list[float],
+        scope: QuestionScope,
+        window: Window,
+        filters: SearchFilters,
+        k: int,
+        fetch: int,
+        now: datetime,
+    ) -> AskResponse:
         groups = await retrieve(self.search, request.question, vector, filters, k, fetch)
         stats = await self.search.template_stats([g.key for g in groups], filters) if groups else {}
         citations = [citation_for(h) for h in cited_hits(groups, k)]
-        return AskResponse(
+        response = AskResponse(
             answer=evidence_answer(groups, citations, window, filters, stats),
             citations=citations,
             searched=Searched(
@@ -408,6 +454,67 @@ class AskService:
             degraded=False,
             generated_at=now,
         )
+        if self.answerer is None or not citations:
+            return response  # no LLM configured, or nothing to answer from: the evidence says so
+        return await self._llm_answer(request.question, response, window, filters, stats)
+
+    async def _llm_answer(
+        self,
+        question: str,
+        response: AskResponse,
+        window: Window,
+        filters: SearchFilters,
+        stats: dict[str, TemplateStats],
+    ) -> AskResponse:
+        """The LLM writes the answer from the same evidence; any failure keeps the evidence answer."""
+        assert self.answerer is not None
+        evidence = [evidence_item(c, stats) for c in response.citations]
+        scope = _describe_scope(window, filters)
+        try:
+            llm = await self.answerer.answer(question, scope, evidence, response.answer)
+        except LLMUnavailable as exc:
+            return response.model_copy(update={"degraded": True, "degraded_reason": exc.reason})
+        number = {c.id: i + 1 for i, c in enumerate(response.citations)}
+        text = _ID_REF.sub(
+            lambda m: f"[{number[m.group(1)]}]" if m.group(1) in number else m.group(0), llm.answer
+        )
+        return response.model_copy(
+            update={
+                "answer": text,
+                "model": llm.model,
+                "flagged": llm.flagged,
+                "dropped_citations": llm.dropped_citations,
+                "tokens": {"prompt": llm.prompt_tokens, "completion": llm.completion_tokens},
+            }
+        )
+
+
+_ID_REF = re.compile(r"\[([^\[\]\s]+)\]")
+
+
+def evidence_item(citation: Citation, stats: dict[str, TemplateStats]) -> EvidenceItem:
+    """What the LLM sees of one cited event: the line, how often its template occurred, the exception."""
+    ev = citation.event
+    parts = [str(ev.get("message", ""))]
+    st = stats.get(str(citation.template_id)) if citation.template_id else None
+    if st is not None:
+        parts.append(f"(this kind of event: {st.count}x between {st.first_seen} and {st.last_seen})")
+    exc = ev.get("exception") or {}
+    if exc.get("class"):
+        chain = " <- caused by ".join(
+            f"{c.get('class')}: {c.get('message', '')}" for c in exc.get("causes") or []
+        )
+        parts.append(f"exception: {chain or exc.get('class')}")
+        frames = exc.get("frames") or []
+        if frames:
+            parts.append("at " + "; ".join(frames[:4]))
+    return EvidenceItem(
+        id=citation.id,
+        timestamp=str(citation.timestamp or ""),
+        service=str(citation.service or ""),
+        level=str(citation.level or ""),
+        text="\n".join(parts),
+    )
 
 
 def _filters_echo(filters: SearchFilters, scope: QuestionScope | None = None) -> dict[str, Any]:

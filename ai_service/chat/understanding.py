@@ -79,6 +79,7 @@ class QuestionScope:
     time_phrase: str | None = None  # the words the window came from, for the echo
     since_deploy: bool = False
     negated: bool = False
+    follow_up: bool = False  # inherited part of its scope from the conversation
     notes: tuple[str, ...] = field(default=())
 
     def merged_with(self, previous: QuestionScope) -> QuestionScope:

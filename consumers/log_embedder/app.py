@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from prometheus_client import start_http_server
 
+from ai_service.cache.qa_cache import OpenSearchQACacheStore, QACache
 from consumers.log_embedder import metrics
 from consumers.log_embedder.consumer import LogEmbedder, install_signal_handlers
 from consumers.log_embedder.miner_state import load_miner
@@ -48,6 +49,8 @@ async def run(settings: Settings) -> None:
             return
         metrics.OPENSEARCH_UP.set(1)
         worker.miner = await load_miner(client, settings.consumer_group)
+        if settings.qa_cache_enabled:
+            worker.qa_cache = QACache(OpenSearchQACacheStore(client), model=embedder.name)
         await worker.start()
         await worker.run()
     finally:

@@ -13,6 +13,7 @@ import signal
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
+from ai_service.cache.qa_cache import QACache
 from consumers.log_embedder import metrics
 from consumers.log_embedder.catalog import catalog_bulk_body, collect_updates
 from consumers.log_embedder.miner_state import save_miner, snapshot
@@ -80,6 +82,9 @@ class LogEmbedder:
         self.sink = sink
         self.miner = miner
         self.redactor = Redactor.from_settings(settings)
+        self.qa_cache: QACache | None = None  # answers about the scope of new events get dropped
+        self._pending_span: dict[str, tuple[datetime, datetime]] = {}
+        self._last_invalidation = 0.0
         self.state_client = state_client
         self.state_every_s = state_every_s
         self._last_state_save = time.monotonic()
@@ -135,6 +140,7 @@ class LogEmbedder:
             )
             if not batches:
                 self._update_lag()
+                await self._invalidate_answers()  # flush what the throttle held back
                 continue
             records = [
                 SourceRecord(
@@ -156,8 +162,37 @@ class LogEmbedder:
                 break  # stopping while a dependency was down: abandon, Kafka re-delivers
             self._position.update(offsets)
             self._update_lag()
+            await self._invalidate_answers()
             if time.monotonic() - self._last_state_save > self.state_every_s:
                 await self.save_state()
+
+    def _note_span(self, actions: Sequence[IndexAction]) -> None:
+        for action in actions:
+            service = str(action.doc.get("service"))
+            ts = datetime.fromisoformat(str(action.doc["@timestamp"]).replace("Z", "+00:00"))
+            lo, hi = self._pending_span.get(service, (ts, ts))
+            self._pending_span[service] = (min(lo, ts), max(hi, ts))
+
+    async def _invalidate_answers(self, every_s: float = 1.0) -> None:
+        """Drop cached answers whose scope the new events fall into (at most once a second)."""
+        if self.qa_cache is None or not self._pending_span:
+            return
+        if time.monotonic() - self._last_invalidation < every_s:
+            return
+        self._last_invalidation = time.monotonic()
+        spans, self._pending_span = self._pending_span, {}
+        since = min(lo for lo, _ in spans.values())
+        until = max(hi for _, hi in spans.values())
+        try:
+            dropped = await self.qa_cache.invalidate_for_events(set(spans), since, until)
+        except Exception as exc:  # the entries still expire by TTL; try again with the next batch
+            log.warning("qa_cache_invalidation_failed", error=str(exc)[:200])
+            for service, (lo, hi) in spans.items():
+                old = self._pending_span.get(service, (lo, hi))
+                self._pending_span[service] = (min(lo, old[0]), max(hi, old[1]))
+            return
+        if dropped:
+            log.info("qa_cache_invalidated", entries=dropped, services=sorted(spans))
 
     async def save_state(self) -> None:
         """Snapshot the template miner so ids survive restarts (best effort, retried next time)."""
@@ -217,6 +252,7 @@ class LogEmbedder:
             return False
         dead.extend(index_dead)
         indexed = [a for a in result.actions if a.doc_id not in {d.record_id for d in index_dead}]
+        self._note_span(indexed)
         if not await self._update_catalog(indexed):
             return False
         return await self._commit(dead, offsets or {})
