@@ -144,6 +144,8 @@ def main() -> int:
         port=settings.api_port,
         log_config=None,
         timeout_graceful_shutdown=10,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0
 

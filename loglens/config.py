@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed by CORS (empty = same origin only)."
     )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxies (nginx) whose X-Forwarded-For is trusted for the client address."
+    )
     metrics_port: int = Field(
         0,
         description="Serve /metrics on this separate (internal) port instead of the API port; 0 = API port.",

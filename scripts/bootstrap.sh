@@ -18,6 +18,7 @@ command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v envsubst >/dev/null 2>&1 || need_apt+=(gettext-base)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "bootstrap: missing ${need_apt[*]}; install them (apt-get install ${need_apt[*]}) or run as root" >&2
