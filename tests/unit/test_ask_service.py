@@ -185,3 +185,29 @@ async def test_since_last_deploy_and_trace_and_explicit_fields() -> None:
     assert search.filters[-1].services == ["order"] and search.filters[-1].since == NOW - timedelta(
         minutes=15
     )
+
+
+async def test_qa_cache_serves_repeats_and_paraphrases_but_not_other_scopes() -> None:
+    from ai_service.cache.qa_cache import InMemoryQACacheStore, QACache
+    from loglens.embedding.minilm import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    search = FakeSearch([hit(1, "Payment <*> declined")], [])
+    cache = QACache(InMemoryQACacheStore(), model=embedder.name)
+    service = AskService(search, embedder, cache=cache)
+    first = await service.ask(AskRequest(question="why are payments failing?", since="1h"), NOW)
+    assert first.cache.hit is False
+    calls = len(search.filters)
+    again = await service.ask(AskRequest(question="why are payments failing?", since="1h"), NOW)
+    assert again.cache.hit is True and again.cache.source_question == "why are payments failing?"
+    assert again.answer == first.answer and len(search.filters) == calls  # no search at all
+    para = await service.ask(AskRequest(question="why is payment failing?", since="1h"), NOW)
+    assert para.cache.hit is True and (para.cache.similarity or 0) >= 0.84
+    other = await service.ask(
+        AskRequest(question="why are payments failing?", service="order", since="1h"), NOW
+    )
+    assert other.cache.hit is False
+    later = await service.ask(AskRequest(question="why are payments failing?", since="2h"), NOW)
+    assert later.cache.hit is False
+    negated = await service.ask(AskRequest(question="why are payments not failing?", since="1h"), NOW)
+    assert negated.cache.hit is False
