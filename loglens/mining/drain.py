@@ -19,10 +19,12 @@ One pass, incremental; clusters are only ever created or merged, never split. Fo
    the generalized template's shape equals another group's shape, the two groups merge (older wins).
 7. **A token is a variable if it varies *enough***: a group position that became ``<*>`` by merging
    (not by masking) is only *confirmed* variable once it has shown more than ``max_enum`` distinct
-   values. Until then, each value is its own *cluster* (event) inside the group
-   (``VM Started`` / ``VM Stopped``, ``state 'Active'`` / ``state 'Inactive'``). When a position is
+   values, or once one of its values was a masked variable. Until then, each value is its own
+   *cluster* (event) inside the group (``VM Started`` / ``VM Stopped``, ``state 'Active'`` /
+   ``state 'Inactive'``). When a position is
    confirmed, the clusters that differed only there merge. So public clusters = (group, values of the
-   unconfirmed positions).
+   unconfirmed positions). A member of a shape-merged group with another token count is projected
+   onto the group's positions (constants matched in order, wildcard runs anchored at both ends).
 
 **Template identity.** Templates evolve as wildcards merge, so the *current* template text cannot be
 the id. A cluster's stable id is the hash of its *first* template text (the masked first message of the
@@ -151,6 +153,51 @@ def _shape(tokens: list[str] | tuple[str, ...]) -> tuple[str, ...]:
             prev_wild = False
         out.append(t)
     return tuple(out)
+
+
+def _align(template: list[str], masked: list[str]) -> list[str]:
+    """Project a message of another token count onto a template's positions.
+
+    The template's constants are found in order in the message; each run of template wildcards
+    takes the message tokens between the neighbouring constants, anchored at both ends (the values
+    next to a constant are the ones that line up; a variable-length value such as a list or a name
+    with spaces stretches the middle). Positions with no counterpart get ``<*>``. If the constants
+    cannot be found, the template itself is returned (the old behaviour).
+    """
+    out = list(template)
+    j = 0
+    n = len(masked)
+    run: list[int] = []
+
+    def fill(run: list[int], span: list[str]) -> None:
+        k = len(run)
+        if not k:
+            return
+        if len(span) == k:
+            for p, t in zip(run, span, strict=True):
+                out[p] = t
+            return
+        if not span:
+            return
+        for i, p in enumerate(run[:-1]):
+            if i < len(span) - 1:
+                out[p] = span[i]
+        out[run[-1]] = span[-1]
+
+    for i, t in enumerate(template):
+        if t == WILDCARD:
+            run.append(i)
+            continue
+        start = j
+        while j < n and masked[j] != t:
+            j += 1
+        if j == n:
+            return list(template)
+        fill(run, masked[start:j])
+        run = []
+        j += 1
+    fill(run, masked[j:])
+    return out
 
 
 LeafKey = tuple[int, tuple[str, ...]]
@@ -437,9 +484,9 @@ class TemplateMiner:
         """(event, created, merged) for a message already merged into group g."""
         merged = False
         if len(masked) != len(g.tokens):
-            # a different-length member of a shape-merged group: its constants equal the group's
-            # constants and all its other tokens are variables, so it aligns as the template itself
-            masked = list(g.tokens)
+            # a different-length member of a shape-merged group: project it onto the group's
+            # positions so its values at enumerated positions still pick its cluster
+            masked = _align(g.tokens, masked)
         if g.values:
             overflow = False
             for pos in g.open_positions():
@@ -447,7 +494,7 @@ class TemplateMiner:
                 v = masked[pos]
                 if v not in vals:
                     vals.append(v)
-                    if len(vals) > self.config.max_enum:
+                    if len(vals) > self.config.max_enum or v == WILDCARD:
                         overflow = True
             if overflow:
                 self._confirm_overflow(g)
@@ -468,8 +515,11 @@ class TemplateMiner:
         return ev, True, merged
 
     def _confirm_overflow(self, g: _Group) -> None:
+        # A position is a confirmed variable once it showed more than max_enum values, or once one of
+        # its values was itself masked as a variable (a number, id, path...): the slot of a statement
+        # that holds a number in one occurrence is a parameter slot, not a small set of keywords.
         for pos, vals in g.values.items():
-            if len(vals) > self.config.max_enum:
+            if len(vals) > self.config.max_enum or WILDCARD in vals:
                 g.confirmed.add(pos)
                 vals.clear()  # no longer needed
 

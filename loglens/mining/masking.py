@@ -11,7 +11,13 @@ then classified as *variable* or *constant* by general shape rules (no per-syste
   (``30000ms``, ``5s``, ``1.5GB``), and with ``digit_rule="any"`` every token that contains a digit
   (``blk_-1608999687919862906``, ``attempt_01_m_3``, ``node-D1``);
 * the entities above;
-* optionally the value of a ``key=value`` pair and single-word quoted values.
+* optionally the value of a ``key=value`` pair (unless it is a plain alphabetic word, which is left
+  to the miner's per-position diversity rule) and single-word quoted values.
+
+A comma-joined list of variables (``10.0.0.1,10.0.0.2``) is one token, a quantity with a unit
+(``1.16 KB``, ``<1 sec``) is one entity, parentheses at word edges are separators, and an
+all-variable parenthesized annotation (``(1.16 KB)``) is folded into the separator, so optional or
+variable-length values do not change a statement's token count.
 
 Separators are kept so a template can be printed the way the message looked
 (``user=<*> took <*>``), but only the tokens take part in clustering.
@@ -46,6 +52,10 @@ _ENTITY_PATTERNS: list[str] = [
     # ctime / syslog / java.util.Date dates: [Tue ]Jul  5 13:52:21 [CEST] [2005]
     r"\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{1,2}"
     r"(?:\s+\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?)(?:\s+[A-Z]{3,4})?(?:\s+\d{4})?\b",
+    # A quantity written as number + space + unit ("1.16 KB", "<1 sec", "250 ms") is one value: the
+    # unit belongs to the number, and a bound such as "<1 sec" must not differ in shape from "00:39".
+    # General: sizes and durations are printed this way by every runtime; only unambiguous units.
+    r"(?<![\w.])[<>~]?\d+(?:\.\d+)?\s?(?:[KMGTP]i?B|sec|secs|seconds|ms|msec|usec|ns)\b",
     # clock time 12:34 / 12:34:56 / 12:34:56.789
     r"(?<![\w:.])\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?![\w:])",
 ]
@@ -86,7 +96,10 @@ class Masker:
     def __init__(self, config: MaskingConfig | None = None) -> None:
         self.config = config or MaskingConfig()
         delims = re.escape(self.config.delimiters)
-        word = rf"[^\s{delims}]+"
+        # A word does not start with "(" and (below) loses an unmatched trailing ")": an opening or
+        # closing parenthesis at a word edge punctuates the sentence ("(1.16 KB)", "(Lifecycle Event)")
+        # and goes into the separator, while a call-like token "LOCAL(0)" stays whole.
+        word = rf"[^\s{delims}(][^\s{delims}]*"
         entity = "|".join(f"(?:{p})" for p in _ENTITY_PATTERNS)
         # group 1: entity, group 2: plain word
         self._token_re = re.compile(rf"({entity})|({word})")
@@ -133,15 +146,49 @@ class Masker:
         for m in self._token_re.finditer(text):
             start = m.start()
             sep = text[pos:start]
-            seps.append(sep)
             tok = m.group()
-            tokens.append(tok)
+            end = m.end()
+            if tok[-1] == ")" and m.group(1) is None:
+                while tok and tok[-1] == ")" and tok.count(")") > tok.count("("):
+                    tok = tok[:-1]
+                end = start + len(tok)
+                if not tok:
+                    continue
             if m.group(1) is not None:
-                flags.append(True)
+                var = True
             else:
-                flags.append(is_var(tok) or (kv and sep.endswith("=") and len(tokens) > 1) or start in quoted)
-            pos = m.end()
+                var = (
+                    is_var(tok)
+                    # key=value: a value that is a plain word ("user=root") is left to the miner's
+                    # per-position diversity rule (a small enumeration stays constant, a varying one
+                    # becomes <*>); values with digits, dots, slashes... are identifiers/paths/hosts.
+                    or (kv and sep.endswith("=") and len(tokens) > 0 and not tok.isalpha())
+                    or start in quoted
+                )
+            # A comma-separated list of variables without spaces ("10.0.0.1,10.0.0.2", "3,7,9") is
+            # one value of variable length: joining it keeps the statement's token count independent
+            # of the number of list items.
+            if var and sep == "," and flags and flags[-1]:
+                tokens[-1] = tokens[-1] + sep + tok
+                pos = end
+                continue
+            seps.append(sep)
+            tokens.append(tok)
+            flags.append(var)
+            pos = end
         seps.append(text[pos:])
+        # A parenthesized value "(…)" that is a single variable (e.g. "1190 bytes (1.16 KB)") is an
+        # optional annotation that loggers add only for some values; it is folded into the separator
+        # so lines with and without it have the same tokens.
+        if "(" in text:
+            i = 0
+            while i < len(tokens):
+                if flags[i] and seps[i].endswith("(") and seps[i + 1].startswith(")") and len(tokens) > 1:
+                    seps[i : i + 2] = [seps[i] + WILDCARD + seps[i + 1]]
+                    del tokens[i]
+                    del flags[i]
+                else:
+                    i += 1
         return tokens, seps, flags
 
     def mask(self, message: str) -> tuple[list[str], list[str], list[str]]:

@@ -48,9 +48,16 @@ MASK_CASES = [
     # JSON fragment
     ('payload {"orderId": 17, "status": "NEW"} rejected', "payload <*> rejected"),
     ("payload {braces only} rejected", "payload {braces only} rejected"),
-    # key=value values
-    ("login user=alice ok", "login user=<*> ok"),
-    ("login user: alice ok", "login user: alice ok"),
+    # key=value values: identifiers/paths/hosts are masked; a plain word is left to the miner's
+    # per-position diversity rule (small enumerations such as user=root/guest stay apart)
+    ("login host=web-a.example ok", "login host=<*> ok"),
+    ("login user=alice ok", "login user=alice ok"),
+    # comma-separated variable lists are one value (token count independent of the list length)
+    ("from 10.0.0.1,10.0.0.2 got", "from <*> got"),
+    ("from alpha,beta got", "from alpha,beta got"),
+    # number + unit quantities, and an all-variable parenthesized annotation is folded away
+    ("sent 1190 bytes (1.16 KB), lifetime <1 sec", "sent <*> bytes (<*>), lifetime <*>"),
+    ("VM Started (Lifecycle Event) at LOCAL(0)", "VM Started (Lifecycle Event) at <*>"),
     # booleans / null
     ("cache enabled:true value=null", "cache enabled:<*> value=<*>"),
     ("nullable trueish columns", "nullable trueish columns"),
@@ -162,6 +169,23 @@ def test_two_miners_same_stream_same_ids() -> None:
     assert sorted(c.template_id for c in a.clusters()) == sorted(c.template_id for c in b.clusters())
 
 
+def test_lines_with_a_variable_length_list_keep_their_enumerated_cluster() -> None:
+    m = TemplateMiner()
+    lines = []
+    for i in range(8):
+        for verb in ("GET", "POST", "DELETE"):
+            lines.append(f'10.0.0.{i} "{verb} /v2/{i}/servers HTTP/1.1" status: 200 len: {i} time: 0.{i}')
+            lines.append(
+                f'10.0.0.{i},10.0.1.{i} "{verb} /v2/{i}/x HTTP/1.1" status: 200 len: {i} time: 0.{i}'
+            )
+    ids = [m.add(line).cluster_id for line in lines]
+    by_verb: dict[str, set[int]] = {}
+    for line, cid in zip(lines, ids, strict=True):
+        by_verb.setdefault(line.split('"')[1].split()[0], set()).add(m.resolve(cid))
+    assert all(len(v) == 1 for v in by_verb.values())
+    assert len(set().union(*by_verb.values())) == 3
+
+
 def test_match_does_not_learn() -> None:
     m = TemplateMiner()
     m.add("Disk /dev/sda1 is 91% full")
@@ -177,9 +201,17 @@ def test_config_roundtrip() -> None:
 
 # --------------------------------------------------------------------------- GA correctness guard
 
-# Measured with the default config (docs/benchmarks.md, `templates` section): HDFS 1.000,
-# Apache 1.000, OpenSSH 0.956, Proxifier 0.526 on the corrected loghub-2.0 labels.
-GA_FLOORS = {"HDFS": 0.98, "Apache": 0.98, "OpenSSH": 0.93, "Proxifier": 0.50}
+# Measured with the default config (docs/benchmarks.md, `templates` section) on the corrected
+# loghub-2.0 labels: HDFS 1.000, Apache 1.000, OpenSSH 0.999, Proxifier 1.000, OpenStack 0.946,
+# Linux 0.998.
+GA_FLOORS = {
+    "HDFS": 0.98,
+    "Apache": 0.98,
+    "OpenSSH": 0.97,
+    "Proxifier": 0.97,
+    "OpenStack": 0.92,
+    "Linux": 0.97,
+}
 
 
 @pytest.mark.parametrize("system", sorted(GA_FLOORS))
