@@ -237,6 +237,8 @@ class LogEmbedder:
                     self.consumer.resume(*self.consumer.assignment())
                 if stopped:
                     return False
+        if self.miner is not None:
+            metrics.TEMPLATES_TOTAL.set(self.miner.cluster_count())
         metrics.MERGED.inc(len(result.merged))
         self.merged += len(result.merged)
         for rule, count in result.redactions.items():

@@ -24,3 +24,4 @@ TEMPLATES_UPDATED = Counter("loglens_consumer_template_updates_total", "Template
 CATALOG_ERRORS = Counter("loglens_consumer_catalog_errors_total", "Template catalog updates that failed")
 REDACTIONS = Counter("loglens_consumer_redactions_total", "Secrets redacted before indexing", ["rule"])
 EVENTS_BY_LEVEL = Counter("loglens_consumer_events_total", "Events indexed, by log level", ["level"])
+TEMPLATES_TOTAL = Gauge("loglens_consumer_templates", "Templates the miner knows (clusters)")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from loglens.embedding.base import Embedder
 from loglens.errors import BadEvent
 from loglens.events import LogEvent, parse_stack_trace, resolve_service
@@ -225,12 +227,15 @@ def transform(
     if not events:
         return result
     vectors = embedder.embed([event.embedding_text() for event, _ in events])
-    for (event, record), vector in zip(events, vectors, strict=True):
+    # Five decimals keep cosine scores exact to ~1e-5 and make the bulk body 2.3x smaller
+    # (a float32 printed in full takes ~20 characters).
+    rows = np.round(vectors.astype(np.float64), 5).tolist()
+    for (event, record), vector in zip(events, rows, strict=True):
         result.actions.append(
             IndexAction(
                 index=events_index_for(event.timestamp),
                 doc_id=event.doc_id,
-                doc=event.to_doc(vector.tolist()),
+                doc=event.to_doc(vector),
                 record=record,
             )
         )

@@ -267,6 +267,10 @@ class TemplateMiner:
             return None
         return self._result(self._events[self._eresolve(eid)], masked, orig, changed=False)
 
+    def cluster_count(self) -> int:
+        """How many live clusters (templates) there are; cheap, for metrics."""
+        return len(self._events)
+
     def clusters(self) -> list[ClusterInfo]:
         return [self._info(ev) for ev in self._events.values()]
 

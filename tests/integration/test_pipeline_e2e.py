@@ -119,7 +119,7 @@ async def test_events_flow_to_opensearch_with_vectors_and_are_found(
         stop_seconds = time.monotonic() - started
     log_text = consumer.log_text()
     assert code == 0, log_text[-3000:]
-    assert stop_seconds < 15, f"SIGTERM took {stop_seconds:.1f}s"
+    assert stop_seconds < 10, f"SIGTERM took {stop_seconds:.1f}s"
 
     # Nothing lost, nothing twice: indexed + dead-lettered == produced, one doc per offset.
     assert count_topic_docs(os_client, test_topic) == len(events)
