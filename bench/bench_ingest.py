@@ -37,6 +37,7 @@ from loglens.demo.producer import produce_events
 from loglens.embedding import build_embedder
 from loglens.embedding.cache import CachedEmbedder
 from loglens.indices import index_templates
+from loglens.kafka_admin import committed_total
 from loglens.mining import TemplateMiner
 from loglens.opensearch_client import async_client
 
@@ -56,13 +57,7 @@ class CollectSink:
 
 
 async def committed(settings: Settings, group: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return sum(m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0)
+    return await committed_total(settings.kafka_bootstrap, group, topic)
 
 
 async def null_sink_run(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import urllib.error
@@ -100,39 +99,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return main()
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    body = {"question": args.question}
-    if args.service:
-        body["service"] = args.service
-    if args.since:
-        body["since"] = args.since
-    url = args.url or f"http://{settings.api_host}:{settings.api_port}"
-    req = urllib.request.Request(
-        f"{url}/ask", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            payload = json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        print(f"error {exc.code}: {exc.read().decode('utf-8', 'replace')}", file=sys.stderr)
-        return 1
-    except urllib.error.URLError as exc:
-        print(
-            f"cannot reach the AI service at {url} ({exc.reason}); start it with `loglens up`",
-            file=sys.stderr,
-        )
-        return 2
-    if args.json:
-        print(json.dumps(payload, indent=2))
-        return 0
-    print(payload["answer"])
-    print()
-    for i, c in enumerate(payload["citations"], 1):
-        print(f"[{i}] {c.get('@timestamp', '')} {c.get('service', '')} {c.get('level', '')} {c['excerpt']}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loglens", description="LogLens: ask your Spring Boot logs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,13 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the AI service in the foreground")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("ask", help="ask a question from the terminal")
-    p.add_argument("question")
-    p.add_argument("--service")
-    p.add_argument("--since")
-    p.add_argument("--url", help="AI service base URL (default from settings)")
-    p.add_argument("--json", action="store_true", help="print the raw JSON response")
-    p.set_defaults(func=cmd_ask)
+    from loglens.oncall_cli import add_subparsers as add_oncall
+
+    add_oncall(sub)
     return parser
 
 

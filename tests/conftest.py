@@ -16,12 +16,14 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from opensearchpy import OpenSearch
 
 from loglens.config import Settings, get_settings
+from loglens.kafka_admin import committed_total as kafka_committed_total
 from loglens.opensearch_client import sync_client
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,14 +199,43 @@ def start_consumer(settings: Settings, topic: str, log_path: Path, **env: str) -
 
 
 async def committed_total(settings: Settings, group: str, topic: str) -> int:
-    """Sum of the committed offsets of ``group`` on ``topic`` (= records handled when starting at 0)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
+    return await kafka_committed_total(settings.kafka_bootstrap, group, topic)
+
+
+async def read_dead_letters(
+    settings: Settings, source_topic: str, expected: int, timeout: float = 60
+) -> list[Any]:
+    """Committed dead letters whose source is ``source_topic``: (record, headers) pairs. Reads one
+    quiet poll past ``expected`` so a duplicate would show up."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        settings.dlq_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    found: list[Any] = []
     try:
-        offsets = await admin.list_consumer_group_offsets(group)
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                for r in records:
+                    headers = dict(r.headers or ())
+                    if headers.get("loglens.source.topic") == source_topic.encode():
+                        found.append((r, headers))
+            if len(found) >= expected:
+                quiet += 1
+                if quiet >= 2:
+                    break
     finally:
-        await admin.close()
-    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+        await consumer.stop()
+    return found
 
 
 async def wait_committed(settings: Settings, group: str, topic: str, expected: int, timeout: float) -> None:

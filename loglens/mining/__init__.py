@@ -5,9 +5,9 @@ from loglens.mining.drain import (
     MatchResult,
     MinerConfig,
     TemplateMiner,
-    template_id_for,
 )
 from loglens.mining.masking import WILDCARD, Masker, MaskingConfig, mask_text
+from loglens.templates import template_id_for
 
 __all__ = [
     "WILDCARD",

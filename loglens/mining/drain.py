@@ -39,25 +39,13 @@ local to one miner lineage (a snapshot and its continuations) and should not be 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from loglens.mining.masking import WILDCARD, Masker, MaskingConfig, render
+from loglens.templates import template_id_for  # the one definition of template identity
 
 STATE_VERSION = 1
-
-
-def template_id_for(template: str, exception_class: str | None, top_frame: str | None) -> str:
-    """Stable id of (template text, exception class, top application frame). Same hash as
-    :func:`loglens.templates.template_id_for`, so it is a drop-in replacement."""
-    h = hashlib.blake2b(digest_size=8)
-    h.update(template.encode("utf-8", "replace"))
-    h.update(b"\x00")
-    h.update((exception_class or "").encode())
-    h.update(b"\x00")
-    h.update((top_frame or "").encode())
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

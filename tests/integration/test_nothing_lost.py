@@ -13,7 +13,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from opensearchpy import OpenSearch
 
@@ -23,6 +22,7 @@ from tests.conftest import (
     ServiceProcess,
     count_topic_docs,
     produce_values,
+    read_dead_letters,
     start_consumer,
     wait_committed,
 )
@@ -62,39 +62,10 @@ async def make_topic(settings: Settings, name: str, partitions: int) -> None:
         await admin.close()
 
 
-async def dead_letters(
-    settings: Settings, topic: str, expected: int, timeout: float = 60
-) -> list[tuple[int, int]]:
+async def dead_letters(settings: Settings, topic: str, expected: int) -> list[tuple[int, int]]:
     """(partition, offset) of every committed dead letter whose source is ``topic``."""
-    consumer = AIOKafkaConsumer(
-        settings.dlq_topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    found: list[tuple[int, int]] = []
-    try:
-        deadline = time.monotonic() + timeout
-        idle_after_expected = 0
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                for r in records:
-                    headers = dict(r.headers or ())
-                    if headers.get("loglens.source.topic") == topic.encode():
-                        found.append(
-                            (int(headers["loglens.source.partition"]), int(headers["loglens.source.offset"]))
-                        )
-            if len(found) >= expected:
-                idle_after_expected += 1
-                if idle_after_expected >= 2:  # one more quiet poll to catch duplicates
-                    break
-    finally:
-        await consumer.stop()
-    return found
+    found = await read_dead_letters(settings, topic, expected)
+    return [(int(h["loglens.source.partition"]), int(h["loglens.source.offset"])) for _, h in found]
 
 
 def assert_accounted(

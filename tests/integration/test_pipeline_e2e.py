@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from opensearchpy import OpenSearch
 
 from loglens.config import Settings
@@ -18,6 +17,7 @@ from tests.conftest import (
     committed_total,
     count_topic_docs,
     produce_values,
+    read_dead_letters,
     start_consumer,
     wait_committed,
     wait_until,
@@ -72,30 +72,6 @@ def make_events(n: int, now: datetime, tag: str = "") -> list[dict[str, Any]]:
     return events
 
 
-async def read_dlq(settings: Settings, topic: str, expected: int, timeout: float = 30) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        settings.dlq_topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(found) < expected:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                for r in records:
-                    headers = {k: v for k, v in (r.headers or ())}
-                    if headers.get("loglens.source.topic") == topic.encode():
-                        found.append((r, headers))
-    finally:
-        await consumer.stop()
-    return found
-
-
 async def test_events_flow_to_opensearch_with_vectors_and_are_found(
     stack: Settings, os_client: OpenSearch, ai_service: str, test_topic: str, tmp_path: Path
 ) -> None:
@@ -112,7 +88,7 @@ async def test_events_flow_to_opensearch_with_vectors_and_are_found(
     consumer = start_consumer(stack, test_topic, tmp_path / "consumer.log")
     try:
         await wait_until(lambda: count_topic_docs(os_client, test_topic) >= len(events), timeout=180)
-        dead = await read_dlq(stack, test_topic, expected=len(bad))
+        dead = await read_dead_letters(stack, test_topic, expected=len(bad))
     finally:
         started = time.monotonic()
         code = consumer.stop(timeout=20)
