@@ -115,6 +115,12 @@ def test_ask_in_the_browser_shows_streamed_answer_and_expandable_citation(
             expect(stack).to_be_visible()
             assert "Caused by: java.net.SocketTimeoutException" in stack.inner_text()
             page.screenshot(path=str(ARTIFACTS / "chat-ui.png"), full_page=True)
+            # Asking the same again is served from the QA cache, and the page says so.
+            page.wait_for_timeout(1500)  # the cache entry becomes searchable after a refresh
+            page.click("#ask-button")
+            badge = page.locator("#cache-badge")
+            expect(badge).to_be_visible(timeout=20_000)
+            assert tag in badge.inner_text()
             # A bad input shows a readable error, not a blank page.
             page.fill("#service", "not a service!")
             page.click("#ask-button")
