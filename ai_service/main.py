@@ -20,6 +20,8 @@ from prometheus_client import start_http_server
 
 import loglens
 from ai_service import metrics
+from ai_service.analysis.router import router as analysis_router
+from ai_service.analysis.worker import build_analyses
 from ai_service.cache.qa_cache import OpenSearchQACacheStore, QACache
 from ai_service.chat.router import router as chat_router
 from ai_service.chat.service import AskService
@@ -77,6 +79,9 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             cache=cache,
             answerer=build_answerer(settings),
         )
+        # issue 6 (analyses): service for /analyses, /templates, /traces + the detection worker
+        analyses = build_analyses(app.state.opensearch, settings)
+        app.state.analysis_service = analyses.service
         installer = asyncio.create_task(_install_templates_until_done(app, settings))
         if settings.metrics_port:
             start_http_server(settings.metrics_port, addr=settings.api_host)
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             installer.cancel()
             with suppress(asyncio.CancelledError):
                 await installer
+            await analyses.aclose()  # issue 6: stop the detection worker
             await app.state.opensearch.close()
 
     app = FastAPI(title="LogLens AI service", version=loglens.__version__, lifespan=lifespan)
@@ -107,6 +113,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         )
     app.include_router(health_router)
     app.include_router(chat_router)
+    app.include_router(analysis_router)  # issue 6: /analyses, /templates, /traces
 
     @app.middleware("http")
     async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

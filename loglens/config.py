@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     llm_max_completion_tokens: int = Field(500, description="Longest answer, in tokens.")
     llm_temperature: float = Field(0.0, description="Sampling temperature of answers.")
 
+    # --- on-call analyses (issue 6) ---
+    analysis_worker_enabled: bool = Field(
+        True, description="Run the detection loop in this AI service process."
+    )
+    analysis_interval_s: float = Field(10.0, description="Seconds between detection cycles.")
+    analysis_ttl_s: float = Field(3600.0, description="Re-analyse a repeating fingerprint after this long.")
+    analysis_lookback_s: float = Field(86400.0, description="History a template counts as new against.")
+    analysis_max_per_cycle: int = Field(20, description="Analyses built at most per detection cycle.")
+    analysis_webhook_url: str | None = Field(None, description="Slack-compatible webhook for new analyses.")
+    analysis_webhook_timeout_s: float = Field(5.0, description="Timeout of one webhook POST.")
+    analysis_narrative_enabled: bool = Field(True, description="Write an LLM narrative when an LLM is set.")
+
     # --- consumer ----------------------------------------------------------
     consumer_batch_max: int = Field(500, description="Max records per consumer batch.")
     consumer_batch_timeout_ms: int = Field(500, description="Max wait to fill a batch.")

@@ -1,0 +1,1 @@
+"""Root-cause analyses: detection of new/spiking error templates, reusable analyses, trace views."""
