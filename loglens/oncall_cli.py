@@ -273,7 +273,15 @@ def _wrap(text: str, indent: str = "  ", width: int | None = None) -> str:
     width = max(40, min(width or _terminal_width(), 120))
     out = []
     for para in str(text).splitlines() or [""]:
-        out.append(textwrap.fill(para, width=width, initial_indent=indent, subsequent_indent=indent) or "")
+        filled = textwrap.fill(
+            para,
+            width=width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        out.append(filled or "")
     return "\n".join(out)
 
 
@@ -298,17 +306,16 @@ def render_analyses(
                 str(a.get("service") or "-"),
                 str(a.get("count") if a.get("count") is not None else "-"),
                 relative_time(a.get("last_seen"), now),
-                relative_time(a.get("updated_at"), now),
                 str(a.get("title") or ""),
             ]
         )
     table = render_table(
-        ["ID", "STATUS", "KIND", "SERVICE", "COUNT", "LAST SEEN", "UPDATED", "TITLE"],
+        ["ID", "STATUS", "KIND", "SERVICE", "EVENTS", "LAST SEEN", "TITLE"],
         rows,
         style,
-        max_widths=[None, 12, 16, 24, 8, 10, 10, None],
+        max_widths=[None, 12, 12, 18, 7, 9, None],
         total_width=width or _terminal_width(),
-        flexible=7,
+        flexible=6,
     )
     return f"{table}\n\n{len(items)} analys{'is' if len(items) == 1 else 'es'} — `loglens analyses show ID`"
 
@@ -394,7 +401,8 @@ def render_analysis(a: dict[str, Any], style: Style, now: datetime | None = None
     if causes:
         out.append(_section("Causes", style))
         for c in causes:
-            out.append(f"  {c.get('class') or '?'}: {truncate(str(c.get('message') or ''), width - 10)}")
+            line = f"{c.get('class') or '?'}: {c.get('message') or ''}".rstrip(": ")
+            out.append(f"  {truncate(line, width - 3)}")
     frames = related.get("top_frames") or []
     if frames:
         out.append(_section("Top frames", style))
@@ -403,7 +411,8 @@ def render_analysis(a: dict[str, Any], style: Style, now: datetime | None = None
     if traces:
         shown = ", ".join(traces[:5]) + (f" (+{len(traces) - 5} more)" if len(traces) > 5 else "")
         out.append(_section("Traces", style))
-        out.append(f"  {shown}\n  see one with `loglens trace TRACE_ID`")
+        out.append(_wrap(shown, width=width))
+        out.append("  see one with `loglens trace TRACE_ID`")
 
     if a.get("narrative"):
         model = f" (by {a['narrative_model']})" if a.get("narrative_model") else ""
@@ -511,7 +520,7 @@ def render_templates(
         rows.append(
             [
                 str(t.get("template_id") or ""),
-                truncate(_join(t.get("services")), 24),
+                _join(t.get("services")),
                 (_join(levels), _LEVEL_COLOURS.get(worst or "")),
                 str(t.get("count") if t.get("count") is not None else "-"),
                 relative_time(t.get("first_seen"), now),
@@ -523,7 +532,7 @@ def render_templates(
         ["TEMPLATE ID", "SERVICES", "LEVELS", "COUNT", "FIRST SEEN", "LAST SEEN", "TEMPLATE"],
         rows,
         style,
-        [20, 24, 14, 8, 10, 10, None],
+        [20, 18, 14, 7, 10, 9, None],
         width or _terminal_width(),
         6,
     )
@@ -602,9 +611,9 @@ def cmd_analyses(args: argparse.Namespace) -> int:
         else:
             new = str(analysis.get("status") or status or "?")
             noted = " (note added)" if args.note else ""
-            out.write(
-                f"{analysis.get('id', args.id)}  {style.status(new)}{noted}  {analysis.get('title') or ''}\n"
-            )
+            head = f"{analysis.get('id', args.id)}  {new}{noted}  "
+            title = truncate(str(analysis.get("title") or ""), _terminal_width() - len(head))
+            out.write(head.replace(new, style.status(new), 1) + title + "\n")
         return 0
 
     return _run(args, action)
