@@ -80,7 +80,7 @@ async def null_sink_run(
 
 
 async def ceiling_run(settings: Settings, actions: list[IndexAction], batch: int) -> float:
-    client = async_client(settings)
+    client = async_client(settings.model_copy(update={"opensearch_timeout_s": 300.0}))
     index = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
     body = index_templates(settings)["loglens-log-events"]["template"]
     await client.indices.create(
