@@ -210,6 +210,7 @@ class LogEmbedder:
     ) -> bool:
         """Index or dead-letter every record, then commit. False if we stopped before finishing."""
         metrics.CONSUMED.inc(len(records))
+        t_start = time.perf_counter()
         hits0, misses0, calls0 = self.embedder.hits, self.embedder.misses, self.embedder.model_calls
         attempt = 0
         while True:
@@ -249,7 +250,9 @@ class LogEmbedder:
         for flag in result.flags:
             metrics.FLAGGED.labels(flag=flag).inc()
         dead = list(result.dead_letters)
+        t_index = time.perf_counter()
         ok, index_dead = await self._index_with_retry(result.actions)
+        t_catalog = time.perf_counter()
         if not ok:
             return False
         dead.extend(index_dead)
@@ -257,7 +260,17 @@ class LogEmbedder:
         self._note_span(indexed)
         if not await self._update_catalog(indexed):
             return False
-        return await self._commit(dead, offsets or {})
+        t_commit = time.perf_counter()
+        committed = await self._commit(dead, offsets or {})
+        log.debug(
+            "batch",
+            records=len(records),
+            transform_ms=round((t_index - t_start) * 1000),
+            index_ms=round((t_catalog - t_index) * 1000),
+            catalog_ms=round((t_commit - t_catalog) * 1000),
+            commit_ms=round((time.perf_counter() - t_commit) * 1000),
+        )
+        return committed
 
     async def _update_catalog(self, actions: Sequence[IndexAction]) -> bool:
         """Template catalog after the events: retried like the bulk, exact under re-delivery."""
