@@ -185,10 +185,26 @@ def _root_class(ev: Mapping[str, Any]) -> str | None:
     return str(exc.get("class") or "") or None
 
 
-def _is_propagated(ev: Mapping[str, Any]) -> bool:
+_UNREACHABLE = re.compile(r"ConnectException|NoRouteToHostException|UnknownHostException")
+_URL_HOST = re.compile(r"https?://([a-z0-9][a-z0-9.-]*)", re.IGNORECASE)
+
+
+def _is_propagated(ev: Mapping[str, Any], services: Iterable[str] = ()) -> bool:
+    """The exception only carries a failure back from one of *our* services (an HTTP error of a
+    callee). An HTTP error from a host that is none of the services seen in the evidence (an
+    external PSP, a SaaS API) is where the failure enters the system: the deepest cause here."""
     exc = ev.get("exception") or {}
-    classes = [str(c.get("class", "")) for c in exc.get("causes") or []] or [str(exc.get("class", ""))]
-    return any(any(p in cls for p in _PROPAGATION) for cls in classes)
+    causes = exc.get("causes") or []
+    classes = [str(c.get("class", "")) for c in causes] or [str(exc.get("class", ""))]
+    if not any(any(p in cls for p in _PROPAGATION) for cls in classes):
+        return False
+    known = {s.lower() for s in services}
+    if not known:
+        return True
+    text = " ".join(str(c.get("message", "")) for c in causes) or str(exc.get("message", ""))
+    hosts = {h.lower().split(".", 1)[0] for h in _URL_HOST.findall(f"{ev.get('message', '')} {text}")}
+    hosts = {h.removesuffix("-service") for h in hosts}
+    return not hosts or bool(hosts & known)
 
 
 def _callees(ev: Mapping[str, Any]) -> set[str]:
@@ -216,6 +232,46 @@ def only_in_new_deployment(evidence: Evidence) -> tuple[Deployment, Deployment] 
     return (newest, old) if old else None
 
 
+# Origin ranking weights. Each signal is evidence about *where the failure starts*, weighted by
+# how directly it shows causality (documented in docs/analyses.md):
+#   causal order in the shared traces (who failed first)            3 x share of traces
+#   the deepest cause is thrown there (not a callee's error carried) 2
+#   the template occurs only in the service's newest deployment      2
+#   callers name it as the callee that failed                        1
+#   the biggest error-ratio jump among the services involved         0.5
+#   it logs the template under analysis                              0.5
+# The last two are symptoms rather than causes: a caller logs the alerting template and sees
+# its error ratio jump *because* a callee fails, so together (1) they stay below one causal
+# signal (2-3) and can only decide between otherwise equal candidates.
+W_FIRST_IN_TRACE = 3.0
+W_DEEPEST_CAUSE = 2.0
+W_ONLY_NEW_DEPLOYMENT = 2.0
+W_NAMED_BY_CALLERS = 1.0
+W_RATIO_JUMP = 0.5
+W_ANALYSED = 0.5
+RATIO_JUMP_MIN = 0.05
+
+
+def _first_alert(events: Iterable[Mapping[str, Any]]) -> Mapping[str, Any]:
+    return min(events, key=lambda e: (str(e.get("@timestamp") or ""), str(e.get("id"))))
+
+
+def shared_traces(evidence: Evidence) -> dict[str, list[Mapping[str, Any]]]:
+    """trace id → its WARN/ERROR events, for the traces whose events were fetched.
+
+    Only traces present in ``related`` count: an evidence event whose trace was not looked up
+    (beyond ``max_traces``) would otherwise look like a trace where the analysed service failed
+    first, whatever its callees logged before it."""
+    pool = {str(e.get("id")): e for e in [*evidence.related, *evidence.events]}
+    fetched = {str(e["trace_id"]) for e in evidence.related if e.get("trace_id")}
+    by_trace: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for ev in pool.values():
+        trace = ev.get("trace_id")
+        if trace and str(trace) in fetched and ev.get("level") in ALERT_LEVELS and ev.get("service"):
+            by_trace[str(trace)].append(ev)
+    return by_trace
+
+
 def rank_origins(evidence: Evidence) -> list[SuspectedOrigin]:
     """Services ranked by how strongly the evidence points at them, each with its reasons."""
     primary = evidence.summary.service
@@ -230,38 +286,58 @@ def rank_origins(evidence: Evidence) -> list[SuspectedOrigin]:
         first_error.setdefault(svc, str(ev.get("@timestamp") or ""))
         if ev.get("template_id"):
             templates[svc][str(ev["template_id"])] += 1
-    score[primary] += 1.0
+    score[primary] += W_ANALYSED
     reasons[primary].append("logs the template under analysis")
 
-    # 1. Earliest error in each shared trace.
-    by_trace: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for ev in alerts:
-        if ev.get("trace_id"):
-            by_trace[str(ev["trace_id"])].append(ev)
+    # 1. Causal order: the earliest WARN/ERROR of each shared (fetched) trace. When that first
+    #    error is a failure calling a callee that logged nothing at all in the trace, the request
+    #    never got into the callee (refused, unreachable, crashed): the trace points at the callee.
+    by_trace = shared_traces(evidence)
     if by_trace:
-        firsts = Counter(
-            str(min(evs, key=lambda e: (str(e.get("@timestamp") or ""), str(e.get("id"))))["service"])
-            for evs in by_trace.values()
-        )
+        present: dict[str, set[str]] = defaultdict(set)
+        for ev in evidence.related:
+            if ev.get("trace_id") and ev.get("service"):
+                present[str(ev["trace_id"])].add(str(ev["service"]))
+        firsts: Counter[str] = Counter()
+        unreached: Counter[str] = Counter()
+        for trace, evs in by_trace.items():
+            first = _first_alert(evs)
+            silent = sorted(_callees(first) - present[trace])
+            if len(silent) == 1:
+                unreached[silent[0]] += 1
+            else:
+                firsts[str(first["service"])] += 1
         for svc, n in firsts.items():
-            score[svc] += 3.0 * n / len(by_trace)
+            score[svc] += W_FIRST_IN_TRACE * n / len(by_trace)
             reasons[svc].append(f"first to log an error in {n} of {len(by_trace)} shared traces")
+        for svc, n in unreached.items():
+            score[svc] += W_FIRST_IN_TRACE * n / len(by_trace)
+            reasons[svc].append(
+                f"never reached in {n} of {len(by_trace)} shared traces: the first error is a call to {svc}"
+            )
 
     # 2. Deepest cause: an exception thrown there, not a remote failure carried back.
     roots: dict[str, str] = {}
-    for ev in alerts:
+    services = {str(e["service"]) for e in alerts} | {c for e in alerts for c in _callees(e)}
+    for ev in sorted(alerts, key=lambda e: str(e.get("@timestamp") or "")):
         root = _root_class(ev)
-        if root and not _is_propagated(ev):
-            roots.setdefault(str(ev["service"]), root)
+        if root and not _is_propagated(ev, services):
+            callees = sorted(_callees(ev))
+            # A refused / unreachable connection is the callee's failure, not the caller's.
+            where = callees[0] if _UNREACHABLE.search(root) and len(callees) == 1 else str(ev["service"])
+            roots.setdefault(where, root)
     for svc, root in roots.items():
-        score[svc] += 2.0
-        reasons[svc].append(f"deepest cause {_simple(root)} is thrown in {svc}")
+        score[svc] += W_DEEPEST_CAUSE
+        if _UNREACHABLE.search(root) and not any(e.get("service") == svc for e in alerts):
+            reasons[svc].append(f"deepest cause {_simple(root)}: callers cannot reach {svc}")
+        else:
+            reasons[svc].append(f"deepest cause {_simple(root)} is thrown in {svc}")
 
     # 3. Only in the new deployment.
     only_new = only_in_new_deployment(evidence)
     if only_new is not None:
         new, old = only_new
-        score[primary] += 2.0
+        score[primary] += W_ONLY_NEW_DEPLOYMENT
         reasons[primary].append(
             f"only in {deployment_label(new.version, new.slot)}; "
             f"{deployment_label(old.version, old.slot)} does not log it"
@@ -273,18 +349,18 @@ def rank_origins(evidence: Evidence) -> list[SuspectedOrigin]:
         for callee in _callees(ev):
             called_by[callee].add(str(ev["service"]))
     for callee, callers in called_by.items():
-        score[callee] += 1.0
+        score[callee] += W_NAMED_BY_CALLERS
         reasons[callee].append(f"{', '.join(sorted(callers))} report failures calling {callee}")
 
-    # 5. Highest error-ratio jump.
-    jumps = {s: r[0] - r[1] for s, r in evidence.error_ratios.items() if r[0] - r[1] > 0.05}
+    # 5. Highest error-ratio jump (a symptom: weighs little).
+    jumps = {s: r[0] - r[1] for s, r in evidence.error_ratios.items() if r[0] - r[1] > RATIO_JUMP_MIN}
     if jumps:
         svc = max(jumps, key=lambda s: jumps[s])
         recent, before = evidence.error_ratios[svc]
-        score[svc] += 1.0
+        score[svc] += W_RATIO_JUMP
         reasons[svc].append(f"highest error ratio jump: {before:.1%} → {recent:.1%}")
 
-    order = sorted(score, key=lambda s: (-score[s], first_error.get(s, "~"), s))
+    order = sorted(score, key=lambda s: (-round(score[s], 6), first_error.get(s, "~"), s))
     out: list[SuspectedOrigin] = []
     for rank, svc in enumerate(order, start=1):
         if svc == primary and evidence.summary.template_id:
@@ -293,6 +369,21 @@ def rank_origins(evidence: Evidence) -> list[SuspectedOrigin]:
             template_id = templates[svc].most_common(1)[0][0] if templates[svc] else None
         out.append(SuspectedOrigin(service=svc, template_id=template_id, rank=rank, reasons=reasons[svc]))
     return out
+
+
+def involved_services(evidence: Evidence) -> list[str]:
+    """``where.services``: the analysed service, then the services that logged a WARN/ERROR in
+    its shared traces (earliest first). Services that merely log the same template text
+    elsewhere, unrelated to these requests, are not part of this analysis."""
+    primary = evidence.summary.service
+    firsts: dict[str, str] = {}
+    for evs in shared_traces(evidence).values():
+        for ev in evs:
+            svc, stamp = str(ev["service"]), str(ev.get("@timestamp") or "")
+            if svc not in firsts or stamp < firsts[svc]:
+                firsts[svc] = stamp
+    firsts.pop(primary, None)
+    return [primary, *sorted(firsts, key=lambda s: (firsts[s], s))]
 
 
 def _texts_of(service: str, evidence: Evidence) -> str:
@@ -404,7 +495,7 @@ def build_analysis(
             last_seen=iso(s.last_seen),
             window=Window(since=iso(evidence.window_since), until=iso(evidence.window_until)),
         ),
-        where=Where(services=s.services or [s.service], hosts=s.hosts, versions=s.versions, slots=s.slots),
+        where=Where(services=involved_services(evidence), hosts=s.hosts, versions=s.versions, slots=s.slots),
         evidence=[str(e["id"]) for e in evidence.events[:EVIDENCE_LIMIT]],
         related=Related(
             trace_ids=trace_ids,

@@ -140,6 +140,11 @@ def novelty_reason(
     went_live = live_at.get((newest.version, newest.slot), newest.first_seen)
     others = [p.last_seen for p in pairs if (p.version, p.slot) != (newest.version, newest.slot)]
     previous = max(others) if others else None
+    if previous is None and went_live < since:
+        # Logged only by one deployment that was already live before ``since`` (and seen before
+        # ``since``): no deploy within the window brought it. Without this, deploying green made
+        # every template that only blue had logged "not seen since deploy of blue".
+        return None
     if previous is not None and previous >= went_live:
         return None  # still logged by the older deployment after the new one went live
     if newest.first_seen < went_live:

@@ -83,6 +83,7 @@ class AnalysisConfig:
     max_per_cycle: int = 20  # analyses ensured per detection cycle (bounded work)
     evidence_events: int = 10
     max_traces: int = 5
+    related_margin_s: float = 600.0  # trace events looked up this long before the oldest evidence event
     related_limit: int = 200
     trace_limit: int = 500
     on_demand_span_s: float = 86400.0  # default window of POST /analyses {template_id}
@@ -570,12 +571,15 @@ class AnalysisService:
         summary = await self.events.summary(target.service, target.template_id, target.since, target.until)
         if summary is None:
             summary = _summary_from(target, events)
-        trace_ids = tuple(dict.fromkeys(str(e["trace_id"]) for e in events if e.get("trace_id")))[
-            : self.config.max_traces
-        ]
+        traced = [e for e in events if e.get("trace_id")]
+        trace_ids = tuple(dict.fromkeys(str(e["trace_id"]) for e in traced))[: self.config.max_traces]
         related = (
             await self.events.events(
-                EventFilter(trace_ids=trace_ids), self.config.related_limit, newest_first=False
+                self._related_filter(
+                    trace_ids, [e for e in traced if str(e["trace_id"]) in trace_ids], target
+                ),
+                self.config.related_limit,
+                newest_first=False,
             )
             if trace_ids
             else []
@@ -607,6 +611,17 @@ class AnalysisService:
                 if origin.service == target.service:
                     origin.reasons.insert(0, target.reason)
         return await self._narrate(analysis, [*events, *related])
+
+    def _related_filter(
+        self, trace_ids: tuple[str, ...], traced: Sequence[Doc], target: Target
+    ) -> EventFilter:
+        """Events of the evidence's traces, from ``related_margin_s`` before the oldest of those
+        evidence events (callees fail *before* the caller logs: a 30 s pool timeout, a 10 s read
+        timeout ...) up to the analysis window's end (a cycle never sees events after its now)."""
+        stamps = [t for t in (_parse(e.get("@timestamp")) for e in traced) if t]
+        margin = timedelta(seconds=self.config.related_margin_s)
+        since = min(stamps) - margin if stamps else None
+        return EventFilter(trace_ids=trace_ids, since=since, until=target.until)
 
     async def _narrate(self, analysis: Analysis, events: Sequence[Doc]) -> Analysis:
         """An LLM narrative from the evidence only; any failure leaves the structured analysis as is."""

@@ -2184,3 +2184,226 @@ def all_episode_specs() -> list[EpisodeSpec]:
     for sc in SCENARIOS.values():
         specs += [*sc.onset, *sc.episodes]
     return specs
+
+
+# --------------------------------------------------------------------------------------
+# More fault scenarios (issue 6: the analyses fault suite). Appended: the ones above are unchanged.
+# --------------------------------------------------------------------------------------
+
+_PSP_429_FRAMES = (
+    "org.springframework.web.client.HttpClientErrorException.create(HttpClientErrorException.java:137)",
+    *_PSP_FRAMES[1:],
+)
+STACK_PSP_RATE_LIMITED = _chain(
+    (
+        "org.springframework.web.client.HttpClientErrorException$TooManyRequests: 429 Too Many Requests "
+        'from POST https://psp.acme-payments.example/v1/authorizations: "{{"error":"rate_limited",'
+        '"retry_after":{task_n}}}"',
+        _PSP_429_FRAMES,
+    ),
+)
+_PAYMENT_503 = _chain(
+    (
+        "org.springframework.web.client.HttpServerErrorException$ServiceUnavailable: 503 Service "
+        'Unavailable: "{{"status":503,"error":"Service Unavailable","path":"/api/payments"}}"',
+        (
+            "org.springframework.web.client.HttpServerErrorException.create(HttpServerErrorException.java:116)",
+            "org.springframework.web.client.DefaultResponseErrorHandler.handleError(DefaultResponseErrorHandler.java:186)",
+            "org.springframework.web.client.RestTemplate.handleResponse(RestTemplate.java:942)",
+            *_REST_POST,
+        ),
+    ),
+)
+_PSP_429 = "PSP rejected authorization for order {order_no}: 429 Too Many Requests (retry after {task_n} s)"
+_PSP_RATE_LIMITED = Scenario(
+    name="psp-rate-limited",
+    description="the external PSP throttles payment (HTTP 429 with Retry-After); payment answers 503 and "
+    "order's checkout fails.",
+    origin_service=P,
+    origin_logger=L_PSP,
+    expected_template=_PSP_429,
+    affected_services=(P, O, G),
+    propagation="payment's PSP call gets 429 → payment 503 → order logs HttpServerErrorException naming "
+    "http://payment:8080 → gateway logs the upstream 503; one traceId.",
+    episodes=(
+        EpisodeSpec(
+            "psp-429",
+            (
+                _ORDER_RECEIVED,
+                _INV_RESERVE_IN,
+                _INV_RESERVED,
+                _PAY_IN,
+                Step(P, "WARN", L_PSP, _PSP_429, delay=(40, 300), stack=STACK_PSP_RATE_LIMITED),
+                Step(
+                    P,
+                    "ERROR",
+                    L_PAY_SVC,
+                    "Payment for order {order_no} not authorized: PSP unavailable, answering 503",
+                    delay=(1, 3),
+                ),
+                Step(
+                    O,
+                    "ERROR",
+                    L_ORDER_SVC,
+                    'Payment failed for order {order_no}: 503 on POST request for "http://payment:8080/api/payments"',
+                    delay=(2, 6),
+                    stack=_PAYMENT_503,
+                ),
+                *_INV_RELEASE,
+                _gw_upstream("POST", "/api/orders", "503 SERVICE_UNAVAILABLE"),
+                _gw_done("POST", "/api/orders", "503 SERVICE_UNAVAILABLE"),
+            ),
+        ),
+    ),
+    rate_per_s=0.5,
+)
+
+_REDIS_TIMEOUT_MSG = "Redis command timed out after 2 second(s)"
+_INV_CACHE = (
+    "org.springframework.data.redis.connection.lettuce.LettuceConnection.convertLettuceAccessException(LettuceConnection.java:267)",
+    "org.springframework.data.redis.connection.lettuce.LettuceStringCommands.get(LettuceStringCommands.java:65)",
+    "org.springframework.data.redis.cache.DefaultRedisCacheWriter.get(DefaultRedisCacheWriter.java:140)",
+    "org.springframework.data.redis.cache.RedisCache.lookup(RedisCache.java:174)",
+    "org.springframework.cache.interceptor.CacheAspectSupport.findInCaches(CacheAspectSupport.java:559)",
+    _frame("com.acme.inventory.service.StockCache.available", 44),
+    _frame("com.acme.inventory.service.ReservationService.reserve", 61),
+    *_INVENTORY_RESERVE,
+)
+STACK_REDIS_TIMEOUT = _chain(
+    ("org.springframework.dao.QueryTimeoutException: " + _REDIS_TIMEOUT_MSG, _INV_CACHE),
+    (
+        "io.lettuce.core.RedisCommandTimeoutException: Command timed out after 2 second(s)",
+        (
+            "io.lettuce.core.internal.ExceptionFactory.createTimeoutException(ExceptionFactory.java:59)",
+            "io.lettuce.core.internal.Futures.awaitOrCancel(Futures.java:246)",
+            "io.lettuce.core.LettuceFutures.awaitOrCancel(LettuceFutures.java:74)",
+            *_INV_CACHE,
+        ),
+    ),
+)
+STACK_INVENTORY_FEIGN_500 = _chain(
+    (
+        "feign.FeignException$InternalServerError: [500] during [POST] to "
+        "[http://inventory:8080/api/inventory/reservations] [InventoryClient#reserve(ReservationRequest)]: "
+        '[{{"status":500,"error":"Internal Server Error","path":"/api/inventory/reservations"}}]',
+        (
+            "feign.FeignException.serverErrorStatus(FeignException.java:260)",
+            "feign.FeignException.errorStatus(FeignException.java:206)",
+            "feign.codec.ErrorDecoder$Default.decode(ErrorDecoder.java:103)",
+            *_FEIGN_RESERVE,
+        ),
+    ),
+)
+_REDIS_TIMEOUT = Scenario(
+    name="redis-timeout",
+    description="inventory's Redis stock cache stops answering; lookups time out after 2 s, inventory "
+    "answers 500 and order cannot reserve stock.",
+    origin_service=I,
+    origin_logger="com.acme.inventory.web.GlobalExceptionHandler",
+    expected_template="Request POST /api/inventory/reservations failed: " + _REDIS_TIMEOUT_MSG,
+    affected_services=(I, O, G),
+    propagation="inventory's QueryTimeoutException (RedisCommandTimeoutException) → 500 → order's Feign "
+    "client logs the 500 naming http://inventory:8080 → gateway logs the upstream 500; one traceId.",
+    episodes=(
+        EpisodeSpec(
+            "cache-timeout",
+            (
+                _ORDER_RECEIVED,
+                _INV_RESERVE_IN,
+                Step(
+                    I,
+                    "ERROR",
+                    "com.acme.inventory.web.GlobalExceptionHandler",
+                    "Request POST /api/inventory/reservations failed: " + _REDIS_TIMEOUT_MSG,
+                    delay=(2000, 2010),
+                    stack=STACK_REDIS_TIMEOUT,
+                ),
+                Step(
+                    O,
+                    "ERROR",
+                    L_ORDER_SVC,
+                    "Stock reservation failed for order {order_no}: [500] during [POST] to "
+                    "[http://inventory:8080/api/inventory/reservations]",
+                    delay=(3, 9),
+                    stack=STACK_INVENTORY_FEIGN_500,
+                ),
+                _gw_upstream("POST", "/api/orders", "500 INTERNAL_SERVER_ERROR"),
+                _gw_done("POST", "/api/orders", "500 INTERNAL_SERVER_ERROR"),
+            ),
+        ),
+    ),
+    rate_per_s=0.5,
+)
+
+_DESER_MSG = (
+    "Consumer exception: Error deserializing key/value for partition order-events-{partition} at offset "
+    "{offset}. If needed, please seek past the record to continue consumption."
+)
+STACK_DESERIALIZATION = _chain(
+    (
+        "java.lang.IllegalStateException: This error handler cannot process 'SerializationException's "
+        "directly; please consider configuring an 'ErrorHandlingDeserializer' in the value and/or key "
+        "deserializer",
+        (
+            "org.springframework.kafka.listener.DefaultErrorHandler.handleOtherException(DefaultErrorHandler.java:192)",
+            *_LISTENER[-8:],
+        ),
+    ),
+    (
+        "org.apache.kafka.common.errors.RecordDeserializationException: " + _DESER_MSG,
+        (
+            "org.apache.kafka.clients.consumer.internals.CompletedFetch.parseRecord(CompletedFetch.java:331)",
+            "org.apache.kafka.clients.consumer.internals.CompletedFetch.fetchRecords(CompletedFetch.java:283)",
+            "org.apache.kafka.clients.consumer.KafkaConsumer.poll(KafkaConsumer.java:1199)",
+            *_LISTENER[-6:],
+        ),
+    ),
+    (
+        "com.fasterxml.jackson.databind.exc.InvalidDefinitionException: Cannot construct instance of "
+        "`com.acme.notification.events.OrderCreated` (no Creators, like default constructor, exist)",
+        (
+            "com.fasterxml.jackson.databind.exc.InvalidDefinitionException.from(InvalidDefinitionException.java:67)",
+            "org.springframework.kafka.support.serializer.JsonDeserializer.deserialize(JsonDeserializer.java:587)",
+            "org.apache.kafka.clients.consumer.internals.CompletedFetch.parseRecord(CompletedFetch.java:321)",
+            *_LISTENER[-6:],
+        ),
+    ),
+)
+_KAFKA_DESERIALIZATION = Scenario(
+    name="kafka-deserialization",
+    description="order starts publishing a new OrderCreated schema; notification's JsonDeserializer cannot "
+    "read it and its listener container logs the poison records.",
+    origin_service=N,
+    origin_logger="org.springframework.kafka.listener.KafkaMessageListenerContainer",
+    expected_template=_DESER_MSG,
+    affected_services=(N,),
+    propagation="the container logs the failure under the traceId of the order request that published the "
+    "record (B3/W3C headers); orders still succeed (201), only notifications are missing.",
+    episodes=(
+        EpisodeSpec(
+            "poison-record",
+            (
+                _ORDER_RECEIVED,
+                _INV_RESERVE_IN,
+                _INV_RESERVED,
+                _PAY_IN,
+                _PSP_OK,
+                _PAY_CAPTURED,
+                _ORDER_CREATED,
+                _gw_done("POST", "/api/orders", "201 CREATED"),
+                Step(
+                    N,
+                    "ERROR",
+                    "org.springframework.kafka.listener.KafkaMessageListenerContainer",
+                    _DESER_MSG,
+                    KAFKA_CONSUMER,
+                    (5, 60),
+                    stack=STACK_DESERIALIZATION,
+                ),
+            ),
+        ),
+    ),
+    rate_per_s=0.3,
+)
+
+SCENARIOS.update({s.name: s for s in (_PSP_RATE_LIMITED, _REDIS_TIMEOUT, _KAFKA_DESERIALIZATION)})

@@ -241,3 +241,118 @@ def test_fingerprint_depends_on_service_template_exception_frame_and_version() -
         }
     ]
     assert fingerprint_of("order", "npe", events) == base
+
+
+def test_a_caller_with_the_template_and_the_ratio_jump_does_not_outrank_the_deeper_earlier_callee() -> None:
+    """Order logs the analysed template, has the biggest error-ratio jump and is named by the
+    gateway; payment failed first in every shared trace with the deeper, local cause."""
+    evidence = evidence_for_order_symptom()
+    evidence.error_ratios = {"order": (0.6, 0.01), "payment": (0.1, 0.05), "gateway": (0.2, 0.1)}
+    analysis = build_analysis(evidence, "fp", T0)
+    assert [o.service for o in analysis.suspected_origin[:2]] == ["payment", "order"]
+    order = analysis.suspected_origin[1]
+    assert "logs the template under analysis" in order.reasons
+    assert any(r.startswith("highest error ratio jump") for r in order.reasons)
+
+
+def test_only_fetched_traces_count_for_who_failed_first() -> None:
+    """Evidence events whose traces were not looked up (beyond max_traces) must not make the
+    analysed service look like the first to fail there."""
+    evidence = evidence_for_order_symptom()
+    unfetched = [
+        ev(
+            f"x{n}",
+            900_000 + n,
+            "order",
+            "ERROR",
+            f"Payment failed for order ORD-x{n}",
+            f"other{n}",
+            exception=CALLER_EXC,
+            template_id="order-payment-failed",
+        )
+        for n in range(6)
+    ]
+    evidence.events = [*unfetched, *evidence.events]
+    analysis = build_analysis(evidence, "fp", T0)
+    top = analysis.suspected_origin[0]
+    assert top.service == "payment"
+    assert "first to log an error in 3 of 3 shared traces" in top.reasons
+
+
+def test_where_services_are_the_analysed_service_and_those_in_its_traces() -> None:
+    evidence = evidence_for_order_symptom()
+    evidence.summary.services = ["order", "billing"]  # billing logs the same text, unrelated requests
+    analysis = build_analysis(evidence, "fp", T0)
+    assert analysis.where.services == ["order", "payment", "gateway"]
+
+
+def test_an_http_error_from_an_external_host_is_a_local_deepest_cause() -> None:
+    psp = {
+        "class": "org.springframework.web.client.HttpClientErrorException$TooManyRequests",
+        "causes": [
+            {
+                "class": "org.springframework.web.client.HttpClientErrorException$TooManyRequests",
+                "message": "429 Too Many Requests from POST https://psp.acme-payments.example/v1/authorizations",
+            }
+        ],
+    }
+    t = "t1"
+    related = [
+        ev(
+            "p1",
+            100,
+            "payment",
+            "WARN",
+            "PSP rejected authorization: 429",
+            t,
+            exception=psp,
+            template_id="psp",
+        ),
+        ev("o1", 120, "order", "ERROR", "Payment failed", t, exception=CALLER_EXC, template_id="pf"),
+    ]
+    summary = TemplateSummary("order", "pf", "Payment failed", "ERROR", 1, T0, T0)
+    analysis = build_analysis(Evidence("spike", summary, T0, T0, [related[1]], related), "fp", T0)
+    top = analysis.suspected_origin[0]
+    assert top.service == "payment"
+    assert "deepest cause HttpClientErrorException$TooManyRequests is thrown in payment" in top.reasons
+    assert not any(r.startswith("deepest cause") for r in analysis.suspected_origin[1].reasons)
+
+
+def test_a_callee_that_refuses_connections_and_logs_nothing_is_the_origin() -> None:
+    """payment is down (crash-looping): order's first error is a refused call to it and payment
+    logs nothing in the trace; order logs the analysed template and the ratio jump."""
+    refused = {
+        "class": "org.springframework.web.client.ResourceAccessException",
+        "causes": [
+            {
+                "class": "org.springframework.web.client.ResourceAccessException",
+                "message": 'I/O error on POST request for "http://payment:8080/api/payments": Connection refused',
+            },
+            {"class": "java.net.ConnectException", "message": "Connection refused"},
+        ],
+    }
+    related = [
+        e
+        for n in range(3)
+        for e in (
+            ev(f"r{n}", n * 1000, "order", "INFO", "Received POST /api/orders", f"t{n}"),
+            ev(
+                f"o{n}",
+                n * 1000 + 5,
+                "order",
+                "ERROR",
+                "Payment failed",
+                f"t{n}",
+                exception=refused,
+                template_id="pf",
+            ),
+            ev(f"g{n}", n * 1000 + 9, "gateway", "ERROR", "Upstream order-service responded 502", f"t{n}"),
+        )
+    ]
+    summary = TemplateSummary("order", "pf", "Payment failed", "ERROR", 3, T0, T0)
+    evidence = Evidence("new_template", summary, T0, T0, [e for e in related if e["id"][0] == "o"], related)
+    evidence.error_ratios = {"order": (0.5, 0.0), "gateway": (0.3, 0.0)}
+    ranked = build_analysis(evidence, "fp", T0).suspected_origin
+    assert ranked[0].service == "payment"
+    assert "never reached in 3 of 3 shared traces: the first error is a call to payment" in ranked[0].reasons
+    assert "deepest cause ConnectException: callers cannot reach payment" in ranked[0].reasons

@@ -125,3 +125,28 @@ def test_merge_keeps_the_most_telling_kind_per_template_and_bounds_the_work() ->
     merged = merge_detections(dets, limit=5)
     assert [(d.kind, d.template_id) for d in merged] == [("new_template", "npe"), ("error_ratio", "pool")]
     assert len(merge_detections(dets, limit=1)) == 1
+
+
+def test_a_deploy_does_not_make_the_old_slots_own_templates_new() -> None:
+    """Green goes live; a WARN that only blue has logged all along is not "new since deploy"."""
+    from ai_service.analysis.detection import Deployment, PairStat, novelty_reason
+
+    t0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    since = t0 + timedelta(hours=1, minutes=45)
+    deps = [
+        Deployment("order", "1.4.2", "blue", t0, t0 + timedelta(hours=2)),
+        Deployment("order", "1.4.3", "green", t0 + timedelta(hours=1, minutes=50), t0 + timedelta(hours=2)),
+    ]
+    blue_only = [
+        PairStat(
+            "order", "w", "1.4.2", "blue", 30, t0 + timedelta(minutes=5), t0 + timedelta(hours=2), "WARN"
+        )
+    ]
+    assert novelty_reason(blue_only, deps, since) is None
+    back_with_green = [
+        PairStat("order", "n", "1.4.2", "blue", 4, t0, t0 + timedelta(minutes=30)),
+        PairStat("order", "n", "1.4.3", "green", 9, since + timedelta(minutes=6), t0 + timedelta(hours=2)),
+    ]
+    assert str(novelty_reason(back_with_green, deps, since)).startswith(
+        "not seen since deploy of green v1.4.3"
+    )

@@ -385,3 +385,35 @@ async def test_on_demand_targets_and_not_found() -> None:
         await service.create(CreateAnalysis(trace_id="nope"))
     with pytest.raises(AnalysisNotFound, match="no analysis with id x"):
         await service.get("x")
+
+
+async def test_related_events_start_before_the_evidence_and_stop_at_the_window_end() -> None:
+    """A callee fails 30 s before the caller logs (a pool timeout): it is in the timeline and
+    ranks first; an event of the same trace after the window's end is not seen."""
+    events, repo = npe_world(3), FakeRepo()
+    first = npe_event(0, NOW - timedelta(minutes=10))
+    events.docs.append(
+        {
+            "id": "callee-early",
+            "@timestamp": (NOW - timedelta(minutes=10, seconds=30)).isoformat().replace("+00:00", "Z"),
+            "service": "pricing",
+            "level": "ERROR",
+            "message": "Coupon lookup failed",
+            "trace_id": first["trace_id"],
+            "exception": {"class": "java.sql.SQLException", "causes": [{"class": "java.sql.SQLException"}]},
+        }
+    )
+    events.docs.append(
+        {
+            "id": "after-window",
+            "@timestamp": (NOW + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+            "service": "gateway",
+            "level": "ERROR",
+            "message": "late",
+            "trace_id": first["trace_id"],
+        }
+    )
+    analysis, _ = await make(events, repo, Clock(NOW)).ensure(TARGET, NOW)
+    ids = [e.id for e in analysis.related.timeline]
+    assert "callee-early" in ids and "after-window" not in ids
+    assert analysis.where.services == ["order", "pricing"]
