@@ -181,12 +181,17 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+def _now() -> datetime:
+    """The clock relative times are measured against (a function so tests can pin it)."""
+    return datetime.now(UTC)
+
+
 def relative_time(value: Any, now: datetime | None = None) -> str:
     """ "5m ago", "in 2h", "just now"; the input as is when it is not a time, "-" when empty."""
     ts = _parse_time(value)
     if ts is None:
         return "-" if value in (None, "") else str(value)
-    now = now or datetime.now(UTC)
+    now = now or _now()
     seconds = int((now - ts).total_seconds())
     future = seconds < 0
     seconds = abs(seconds)

@@ -250,11 +250,15 @@ class LoadGenerator:
 
 
 def _closed_before_response(error: str | None) -> bool:
-    """Closed before any response byte: h11's 'without sending a response', or the write failed.
+    """Closed before any response byte: h11's 'without sending a response', the write failed, or
+    the connection was reset while waiting for the status line.
 
-    A reset while reading (ReadError) is not retried: it cannot tell "before" from "during"."""
+    Only called when no status line arrived (``status is None``), so a ``ReadError`` here is a reset
+    *before* the response — what an old nginx worker does to an idle keep-alive connection it closes
+    at a reload while the client's next request is in flight. Browsers resend in that case too. A
+    reset after the status line (mid-stream) is not retried and counts as truncated."""
     if not error:
         return False
     return error.startswith(
-        ("RemoteProtocolError: Server disconnected without sending a response", "WriteError")
+        ("RemoteProtocolError: Server disconnected without sending a response", "WriteError", "ReadError")
     )

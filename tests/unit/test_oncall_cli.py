@@ -25,6 +25,12 @@ ANSI = re.compile(r"\033\[[0-9;]*m")
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The canned payloads are built at import; relative times are measured against that moment."""
+    monkeypatch.setattr(oncall_cli, "_now", lambda: NOW)
+
+
 def iso(delta: timedelta) -> str:
     return (NOW - delta).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
