@@ -29,7 +29,11 @@ MAD_TO_SIGMA = 1.4826  # MAD x this estimates the standard deviation of normal d
 class Thresholds:
     """Every knob of the detectors, with the defaults documented in docs/analyses.md."""
 
-    new_min_count: int = 2  # a new template must occur this often in the active window
+    new_min_count: int = 2  # a new WARN template must occur this often in the active window
+    # A never-seen ERROR/FATAL template pages on its first occurrence: an error nobody has seen
+    # before is worth a look by itself, and waiting for a second one doubled the detection delay
+    # of low-rate faults. WARN stays at two so one-off warnings do not page.
+    new_error_min_count: int = 1
     recent_buckets: int = 5  # width (1-minute buckets) of the window compared with the baseline
     spike_min_count: int = 10  # events in the recent window before a spike can page
     spike_min_factor: float = 3.0  # recent >= factor x baseline median
@@ -173,7 +177,8 @@ def detect_new_templates(
         if not alerting:
             continue
         recent = sum(p.count for p in alerting if p.last_seen >= since)
-        if recent < thresholds.new_min_count:
+        severe = any(p.level in ("ERROR", "FATAL") for p in alerting)
+        if recent < (thresholds.new_error_min_count if severe else thresholds.new_min_count):
             continue
         reason = novelty_reason(stats, by_service.get(service, []), since)
         if reason is None:

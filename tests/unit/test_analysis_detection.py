@@ -58,12 +58,17 @@ def test_a_template_the_old_slot_still_logs_is_not_new() -> None:
     assert detect_new_templates(stats, [BLUE, GREEN], SINCE) == []
 
 
-def test_info_templates_and_single_occurrences_do_not_count() -> None:
+def test_info_templates_and_single_warnings_do_not_count() -> None:
     stats = [
         pair("info", "1.4.3", "green", 8, 1, level="INFO"),
-        pair("once", "1.4.3", "green", 3, 3, count=1),
+        pair("once", "1.4.3", "green", 3, 3, count=1, level="WARN"),
     ]
     assert detect_new_templates(stats, [BLUE, GREEN], SINCE) == []
+
+
+def test_a_new_error_pages_on_its_first_occurrence() -> None:
+    found = detect_new_templates([pair("boom", "1.4.3", "green", 3, 3, count=1)], [BLUE, GREEN], SINCE)
+    assert [d.template_id for d in found] == ["boom"]
 
 
 def test_without_a_deploy_an_old_template_is_not_new() -> None:
