@@ -247,3 +247,29 @@ async def wait_committed(settings: Settings, group: str, topic: str, expected: i
             return
         await asyncio.sleep(0.5)
     raise AssertionError(f"group {group} committed {total} of {expected} records within {timeout}s")
+
+
+def ingest_through_pipeline(
+    settings: Settings,
+    os_client: OpenSearch,
+    topic: str,
+    values: list[tuple[bytes | None, bytes]],
+    log_dir: Path,
+) -> None:
+    """Create ``topic``, produce ``values`` and run a real consumer until all are indexed."""
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        finally:
+            await admin.close()
+        await produce_values(settings, topic, values)
+        consumer = start_consumer(settings, topic, log_dir / "consumer.log")
+        try:
+            await wait_until(lambda: count_topic_docs(os_client, topic) >= len(values), timeout=120)
+        finally:
+            consumer.stop()
+
+    asyncio.run(run())

@@ -8,7 +8,6 @@ show its detail (suspected origin, timeline across services) and acknowledge it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -19,23 +18,13 @@ import pytest
 from opensearchpy import OpenSearch
 
 from loglens.config import Settings
-from tests.conftest import count_topic_docs, produce_values, start_consumer, wait_until
+from tests.conftest import ingest_through_pipeline
+from tests.e2e.browser import launch
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-# Same flags as test_chat_ui.py: keep Chromium off the network (this machine has none), work as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TRACES = 8
 
 CALLER_STACK = (
@@ -128,23 +117,7 @@ def services(
             )
         )
 
-    async def ingest() -> None:
-        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-        finally:
-            await admin.close()
-        await produce_values(stack, topic, values)
-        consumer = start_consumer(stack, topic, tmp_path_factory.mktemp("ui-an") / "consumer.log")
-        try:
-            await wait_until(lambda: count_topic_docs(os_client, topic) >= len(values), timeout=120)
-        finally:
-            consumer.stop()
-
-    asyncio.run(ingest())
+    ingest_through_pipeline(stack, os_client, topic, values, tmp_path_factory.mktemp("ui-an"))
     return caller, callee
 
 
@@ -160,7 +133,7 @@ def test_analyses_view_lists_shows_and_acknowledges_an_analysis(
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page_errors: list[str] = []

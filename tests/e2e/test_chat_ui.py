@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,21 +10,11 @@ import pytest
 from opensearchpy import OpenSearch
 
 from loglens.config import Settings
-from tests.conftest import count_topic_docs, produce_values, start_consumer, wait_until
+from tests.conftest import ingest_through_pipeline
+from tests.e2e.browser import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-# Flags that keep Chromium off the network (this machine has none) and working as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 STACK = (
     "org.springframework.web.client.ResourceAccessException: I/O error on POST request for "
@@ -66,23 +55,7 @@ def indexed_topic(stack: Settings, os_client: OpenSearch, tmp_path_factory: pyte
         }
         values.append((b"order", json.dumps(event).encode()))
 
-    async def ingest() -> None:
-        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-        finally:
-            await admin.close()
-        await produce_values(stack, topic, values)
-        consumer = start_consumer(stack, topic, tmp_path_factory.mktemp("ui") / "consumer.log")
-        try:
-            await wait_until(lambda: count_topic_docs(os_client, topic) >= len(values), timeout=120)
-        finally:
-            consumer.stop()
-
-    asyncio.run(ingest())
+    ingest_through_pipeline(stack, os_client, topic, values, tmp_path_factory.mktemp("ui"))
     return topic
 
 
@@ -93,7 +66,7 @@ def test_ask_in_the_browser_shows_streamed_answer_and_expandable_citation(
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(f"{ai_service}/")
