@@ -7,7 +7,6 @@ consumer runs it for every record.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -328,22 +327,3 @@ def parse_logstash_json(
         flags=flags,
         source_format="logstash",
     )
-
-
-def decode_record(value: bytes | None, max_bytes: int) -> dict[str, Any]:
-    """Bytes → JSON object, raising :class:`BadEvent` with a precise reason."""
-    if value is None or len(value) == 0 or not value.strip():
-        raise BadEvent("decode", "empty", "record value is empty")
-    if len(value) > max_bytes:
-        raise BadEvent("decode", "too_large", f"record is {len(value)} bytes, cap is {max_bytes}")
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadEvent("decode", "bad_encoding", f"record is not UTF-8: {exc}") from exc
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadEvent("decode", "malformed_json", f"record is not valid JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise BadEvent("decode", "not_an_object", f"JSON value is a {type(obj).__name__}, not an object")
-    return obj

@@ -7,13 +7,13 @@ exactly the pids it recorded, nothing else.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from loglens.config import Settings
+from loglens.stack.checks import pid_alive, stop_pid, tail_lines
+from loglens.stack.checks import read_pid as read_pid_file
 
 
 def run_dir(settings: Settings) -> Path:
@@ -22,28 +22,10 @@ def run_dir(settings: Settings) -> Path:
     return path
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); treat it as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 def read_pid(settings: Settings, name: str) -> int | None:
-    path = run_dir(settings) / f"{name}.pid"
-    try:
-        pid = int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if pid_alive(pid) else None
+    """The recorded pid of ``name`` if that process still runs."""
+    pid = read_pid_file(run_dir(settings) / f"{name}.pid")
+    return pid if pid is not None and pid_alive(pid) else None
 
 
 def start_background(
@@ -71,18 +53,8 @@ def start_background(
 def stop_background(settings: Settings, name: str, timeout: float = 15.0) -> bool:
     """SIGTERM, wait, then SIGKILL the recorded pid. True if something was stopped."""
     pid = read_pid(settings, name)
-    pid_file = run_dir(settings) / f"{name}.pid"
-    if pid is None:
-        pid_file.unlink(missing_ok=True)
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.1)
-    if pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
-    return True
+    (run_dir(settings) / f"{name}.pid").unlink(missing_ok=True)
+    return pid is not None and stop_pid(pid, timeout=timeout)
 
 
 def python_module_argv(module: str, *args: str) -> list[str]:
@@ -90,12 +62,4 @@ def python_module_argv(module: str, *args: str) -> list[str]:
 
 
 def tail(path: Path, lines: int = 30) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64 * 1024))
-            data = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(data.splitlines()[-lines:])
+    return "\n".join(tail_lines(path, lines))

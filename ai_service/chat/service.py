@@ -74,31 +74,6 @@ def cited_hits(groups: Sequence[Group], limit: int) -> list[Hit]:
     return out
 
 
-def rrf_fuse(rankings: Sequence[Sequence[Hit]], k: int = RRF_K) -> list[tuple[Hit, float]]:
-    scores: dict[tuple[str, str], float] = {}
-    first: dict[tuple[str, str], Hit] = {}
-    for ranking in rankings:
-        for rank, hit in enumerate(ranking):
-            key = (hit.index, hit.id)
-            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank + 1)
-            first.setdefault(key, hit)
-    ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
-    return [(first[key], score) for key, score in ordered]
-
-
-def group_by_template(fused: Sequence[tuple[Hit, float]]) -> list[Group]:
-    groups: OrderedDict[str, Group] = OrderedDict()
-    for hit, score in fused:
-        src = hit.source
-        key = str(src.get("template_id") or src.get("template") or src.get("message") or hit.id)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = Group(key=key, best=hit, score=score, hits=[hit])
-        else:
-            group.hits.append(hit)
-    return list(groups.values())
-
-
 @dataclass(slots=True)
 class FusedTemplate:
     key: str
@@ -247,8 +222,9 @@ def evidence_answer(
         services = sorted({str(h.source["service"]) for h in group.hits if h.source.get("service")})
         return len(group.hits), "≥", first, last, services
 
-    all_services = sorted({svc for g in groups for svc in facts(g)[4]})
-    total = sum(facts(g)[0] for g in groups)
+    known = {g.key: facts(g) for g in groups}
+    all_services = sorted({svc for f in known.values() for svc in f[4]})
+    total = sum(f[0] for f in known.values())
     lines = [
         f"{total} matching events in {len(groups)} distinct log templates {scope}"
         + (f", from {', '.join(all_services)}." if all_services else "."),
@@ -259,7 +235,7 @@ def evidence_answer(
     for group in groups[:6]:
         src = group.best.source
         ref = number.get((group.best.index, group.best.id))
-        count, approx, first, last, services = facts(group)
+        count, approx, first, last, services = known[group.key]
         label = src.get("template") or src.get("message") or ""
         when = (
             f", first {first}, last {last}" if first and first != last else (f", at {first}" if first else "")

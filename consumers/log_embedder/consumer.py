@@ -256,7 +256,8 @@ class LogEmbedder:
         if not ok:
             return False
         dead.extend(index_dead)
-        indexed = [a for a in result.actions if a.doc_id not in {d.record_id for d in index_dead}]
+        failed_ids = {d.record_id for d in index_dead}
+        indexed = [a for a in result.actions if a.doc_id not in failed_ids]
         self._note_span(indexed)
         if not await self._update_catalog(indexed):
             return False

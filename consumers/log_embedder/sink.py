@@ -78,17 +78,3 @@ class OpenSearchSink:
             if not 200 <= int(result.get("status", 0)) < 300:
                 errors.append(json.dumps(result.get("error", {}))[:500])
         return errors
-
-
-class NullSink:
-    """Accepts everything; used to measure the consumer alone."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    async def write(self, actions: Sequence[IndexAction]) -> list[ItemFailure]:
-        self.count += len(actions)
-        return []
-
-    async def write_catalog(self, body: str) -> list[str]:
-        return []

@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ai_service.chat.schemas import AskRequest
-from ai_service.chat.service import AskService, group_by_template, rrf_fuse
+from ai_service.chat.service import AskService, hybrid_groups, template_key
 from ai_service.deps import get_ask_service
 from ai_service.main import create_app
 from ai_service.search.opensearch_search import Hit, SearchFilters, TemplateStats, bm25_query
@@ -68,15 +68,15 @@ class FakeSearch:
         return datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
 
 
-def test_rrf_prefers_hits_ranked_by_both() -> None:
+def test_rrf_prefers_templates_ranked_by_both() -> None:
     a, b, c = hit(1, "A <*>"), hit(2, "B <*>"), hit(3, "C <*>")
-    fused = rrf_fuse([[a, b], [c, b]])
-    assert fused[0][0].id == b.id
+    fused = hybrid_groups([a, b], [], [template_key(c), template_key(b)])
+    assert fused[0].key == template_key(b) and fused[0].best is b
 
 
 def test_group_by_template_dedups() -> None:
     hits = [hit(i, "Pool timeout after <*>ms") for i in range(5)] + [hit(9, "Other <*>")]
-    groups = group_by_template([(h, 1.0) for h in hits])
+    groups = hybrid_groups(hits, [])
     assert [len(g.hits) for g in groups] == [5, 1]
 
 

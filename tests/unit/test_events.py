@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from loglens.errors import BadEvent
-from loglens.events import decode_record, normalize_level, parse_logstash_json, parse_stack_trace
+from loglens.events import LogEvent, normalize_level, parse_logstash_json, parse_stack_trace
+from loglens.formats import parse_value
 
 STACK = """org.springframework.web.client.ResourceAccessException: I/O error on POST request for "http://payment:8080/api/payments": Read timed out
 \tat org.springframework.web.client.RestTemplate.doExecute(RestTemplate.java:915)
@@ -92,14 +93,23 @@ def test_future_timestamp_is_rejected() -> None:
         (b"x" * 2000, "too_large"),
     ],
 )
-def test_decode_record_reasons(value: bytes, reason: str) -> None:
+def test_decode_reasons(value: bytes, reason: str) -> None:
     with pytest.raises(BadEvent) as err:
-        decode_record(value, max_bytes=1000)
+        parse_value(value, key=None, headers=(), record_timestamp_ms=None, max_bytes=1000, now=NOW)
     assert err.value.reason == reason
 
 
-def test_decode_record_ok() -> None:
-    assert decode_record(json.dumps({"message": "x"}).encode(), max_bytes=100) == {"message": "x"}
+def test_decode_ok() -> None:
+    ms = int(NOW.timestamp() * 1000)
+    event = parse_value(
+        json.dumps({"message": "x"}).encode(),
+        key=None,
+        headers=(),
+        record_timestamp_ms=ms,
+        max_bytes=100,
+        now=NOW,
+    )
+    assert isinstance(event, LogEvent) and event.message == "x"
 
 
 @pytest.mark.parametrize(
