@@ -28,7 +28,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.record import machine, record_section, today
-from consumers.log_embedder.consumer import LogEmbedder
+from consumers.log_embedder.consumer import LogEmbedder, tune_gc
 from consumers.log_embedder.pipeline import IndexAction
 from consumers.log_embedder.sink import ItemFailure, bulk_body
 from loglens.config import Settings, get_settings
@@ -68,6 +68,7 @@ async def null_sink_run(
     sink = CollectSink()
     worker = LogEmbedder(s, embedder, sink, miner=TemplateMiner())
     await worker.start()
+    tune_gc()  # as the consumer process does (consumers/log_embedder/app.py)
     cpu0, t0 = time.process_time(), time.perf_counter()
     runner = asyncio.create_task(worker.run())
     while await committed(s, s.consumer_group, topic) < n:

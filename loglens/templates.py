@@ -7,6 +7,7 @@ so the same log statement gets the same id in every process and after every rest
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -41,6 +42,7 @@ def mask(message: str) -> tuple[str, list[str]]:
     return text, params[:20]
 
 
+@functools.lru_cache(maxsize=65_536)  # pure; called once per event with few distinct arguments
 def template_id_for(template: str, exception_class: str | None, top_frame: str | None) -> str:
     h = hashlib.blake2b(digest_size=8)
     h.update(template.encode("utf-8", "replace"))

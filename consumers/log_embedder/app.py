@@ -11,7 +11,7 @@ from prometheus_client import start_http_server
 
 from ai_service.cache.qa_cache import OpenSearchQACacheStore, QACache
 from consumers.log_embedder import metrics
-from consumers.log_embedder.consumer import LogEmbedder, install_signal_handlers
+from consumers.log_embedder.consumer import LogEmbedder, install_signal_handlers, tune_gc
 from consumers.log_embedder.miner_state import load_miner
 from consumers.log_embedder.sink import OpenSearchSink
 from loglens.config import Settings, get_settings
@@ -52,6 +52,7 @@ async def run(settings: Settings) -> None:
         if settings.qa_cache_enabled:
             worker.qa_cache = QACache(OpenSearchQACacheStore(client), model=embedder.name)
         await worker.start()
+        tune_gc()
         await worker.run()
     finally:
         await worker.stop()

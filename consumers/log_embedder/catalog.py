@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consumers.log_embedder.pipeline import IndexAction
+from loglens.embedding.cache import dumps_with_vector
 from loglens.indices import TEMPLATES_INDEX
 
 MAX_EXAMPLES = 5
@@ -63,6 +64,7 @@ class TemplateUpdate:
     first_seen: str
     last_seen: str
     vector: list[float]
+    vector_json: str | None = None  # the same vector, JSON-encoded once (see EncodedVector)
     parts: dict[str, list[int]] = field(default_factory=dict)
     services: set[str] = field(default_factory=set)
     levels: set[str] = field(default_factory=set)
@@ -122,6 +124,7 @@ def collect_updates(actions: Sequence[IndexAction]) -> dict[str, TemplateUpdate]
                 first_seen=ts,
                 last_seen=ts,
                 vector=doc.get("vector", []),
+                vector_json=action.vector_json,
             )
         update.template = doc.get("template", update.template)  # the latest generalization
         update.first_seen = min(update.first_seen, ts)
@@ -148,13 +151,7 @@ def catalog_bulk_body(updates: dict[str, TemplateUpdate]) -> str:
                 {"update": {"_index": TEMPLATES_INDEX, "_id": update.template_id, "retry_on_conflict": 5}}
             )
         )
-        lines.append(
-            json.dumps(
-                {
-                    "script": {"lang": "painless", "source": UPDATE_SCRIPT, "params": update.params()},
-                    "upsert": update.upsert_doc(),
-                },
-                separators=(",", ":"),
-            )
-        )
+        script = {"lang": "painless", "source": UPDATE_SCRIPT, "params": update.params()}
+        upsert = dumps_with_vector(update.upsert_doc(), update.vector_json)
+        lines.append(f'{{"script":{json.dumps(script, separators=(",", ":"))},"upsert":{upsert}}}')
     return "\n".join(lines) + "\n"

@@ -206,6 +206,9 @@ class TemplateMiner:
         self._cache: dict[tuple[str, ...], int] = {}  # masked tokens -> event id
         self._shapes: dict[tuple[str, ...], int] = {}  # template shape -> group id
         self._alias_index: dict[str, int] = {}  # template id / alias -> event id
+        # event id -> (its group, rendered template, open positions); valid until the next message
+        # that is not a cache hit (only those change groups), so a repeat costs no re-rendering
+        self._views: dict[int, tuple[_Group, str, frozenset[int]]] = {}
         self._next_gid = 1
         self._next_eid = 1
 
@@ -220,6 +223,7 @@ class TemplateMiner:
             ev = self._events[self._eresolve(eid)]
             ev.size += 1
             return self._result(ev, masked, orig, changed=False)
+        self._views.clear()
         changed = False
         g = self._find(masked, key, learning=True)
         if g is None:
@@ -555,15 +559,17 @@ class TemplateMiner:
         return ClusterInfo(ev.eid, self._event_template(ev), ev.template_id, ev.size, tuple(ev.aliases))
 
     def _result(self, ev: _Event, masked: list[str], orig: list[str], changed: bool) -> MatchResult:
-        g = self._groups[self._gresolve(ev.gid)]
-        template = self._event_template(ev)
+        view = self._views.get(ev.eid)
+        if view is None:
+            g = self._groups[self._gresolve(ev.gid)]
+            view = self._views[ev.eid] = (g, self._event_template(ev), frozenset(g.open_positions()))
+        g, template, open_pos = view
         if changed:
             alias = template_id_for(template, None, None)
             if alias != ev.template_id and alias not in self._alias_index:
                 self._alias_index[alias] = ev.eid
                 ev.aliases.append(alias)
         if len(g.tokens) == len(orig):
-            open_pos = set(g.open_positions())
             params = [
                 o
                 for i, (t, o) in enumerate(zip(g.tokens, orig, strict=True))

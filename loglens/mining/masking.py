@@ -68,6 +68,9 @@ _UNIT = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_DIGITS_TO_ZERO = str.maketrans("123456789", "000000000")
+# (token/separator boundaries, folded separators as pieces, variable flags) — see Masker.tokenize
+_Shape = tuple[list[int], tuple[tuple[int, tuple[tuple[int, int], ...]], ...], tuple[bool, ...]]
 _LITERALS = frozenset({"true", "false", "True", "False", "TRUE", "FALSE", "null", "NULL", "None", "nil"})
 
 
@@ -105,6 +108,8 @@ class Masker:
         self._token_re = re.compile(rf"({entity})|({word})")
         self._quoted_re = re.compile(r"(?<![\w])(['\"])([^'\"\s]{1,120})\1(?![\w])")
         self._var_cache: dict[str, bool] = {}
+        self._shapes: dict[str, _Shape] = {}
+        self.shape_cache_size = 32_768
 
     def is_variable(self, token: str) -> bool:
         """Shape rule for one plain token (entities are always variable)."""
@@ -132,10 +137,40 @@ class Masker:
         ``separators`` has ``len(tokens) + 1`` entries: the text before the first token, between
         tokens, and after the last one, so ``sep[0] + tok[0] + sep[1] + ... + tok[-1] + sep[-1]``
         rebuilds the (truncated) message.
+
+        With ``digit_rule="any"`` the result's *shape* (where tokens start and end, which are
+        variables) depends only on where digits are, not on which digits: no rule here tells one
+        ASCII digit from another. So the shape is cached under the message with every digit
+        turned into ``0``; most log lines differ from an earlier one only in their numbers, and
+        then tokenizing is a few slices instead of a regex scan.
         """
         text = message if len(message) <= self.config.max_chars else message[: self.config.max_chars]
-        tokens: list[str] = []
-        seps: list[str] = []
+        if self.config.digit_rule != "any":
+            return self._materialize(text, self._shape(text))
+        key = text.translate(_DIGITS_TO_ZERO)
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shape(text)
+            if len(self._shapes) >= self.shape_cache_size:
+                self._shapes.clear()
+            self._shapes[key] = shape
+        return self._materialize(text, shape)
+
+    @staticmethod
+    def _materialize(text: str, shape: _Shape) -> tuple[list[str], list[str], list[bool]]:
+        bounds, folded, flags = shape
+        # bounds = [sep0_start, tok0_start, tok0_end, tok1_start, ..., tokN_end, len]; separators
+        # are the gaps between tokens, except the (rare) ones a parenthesized value was folded into.
+        tokens = [text[bounds[i] : bounds[i + 1]] for i in range(1, len(bounds) - 1, 2)]
+        seps = [text[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2)]
+        for index, parts in folded:
+            seps[index] = "".join(WILDCARD if a < 0 else text[a:b] for a, b in parts)
+        return tokens, seps, list(flags)
+
+    def _shape(self, text: str) -> _Shape:
+        """Tokenize ``text`` into token boundaries, folded separators and variable flags."""
+        starts: list[int] = []
+        ends: list[int] = []
         flags: list[bool] = []
         quoted: set[int] = set()
         if self.config.mask_quoted and ("'" in text or '"' in text):
@@ -145,7 +180,6 @@ class Masker:
         is_var = self.is_variable
         for m in self._token_re.finditer(text):
             start = m.start()
-            sep = text[pos:start]
             tok = m.group()
             end = m.end()
             if tok[-1] == ")" and m.group(1) is None:
@@ -162,34 +196,50 @@ class Masker:
                     # key=value: a value that is a plain word ("user=root") is left to the miner's
                     # per-position diversity rule (a small enumeration stays constant, a varying one
                     # becomes <*>); values with digits, dots, slashes... are identifiers/paths/hosts.
-                    or (kv and sep.endswith("=") and len(tokens) > 0 and not tok.isalpha())
+                    or (kv and text[pos:start].endswith("=") and len(starts) > 0 and not tok.isalpha())
                     or start in quoted
                 )
             # A comma-separated list of variables without spaces ("10.0.0.1,10.0.0.2", "3,7,9") is
             # one value of variable length: joining it keeps the statement's token count independent
             # of the number of list items.
-            if var and sep == "," and flags and flags[-1]:
-                tokens[-1] = tokens[-1] + sep + tok
+            if var and flags and flags[-1] and start - pos == 1 and text[pos] == ",":
+                ends[-1] = end
                 pos = end
                 continue
-            seps.append(sep)
-            tokens.append(tok)
+            starts.append(start)
+            ends.append(end)
             flags.append(var)
             pos = end
-        seps.append(text[pos:])
+        # Separators as lists of (start, end) pieces, (-1, -1) standing for a folded-in wildcard.
+        seps: list[list[tuple[int, int]]] = [[(0, starts[0] if starts else len(text))]]
+        seps += [[(ends[i], starts[i + 1])] for i in range(len(starts) - 1)]
+        if starts:
+            seps.append([(ends[-1], len(text))])
+        folded_any = False
         # A parenthesized value "(…)" that is a single variable (e.g. "1190 bytes (1.16 KB)") is an
         # optional annotation that loggers add only for some values; it is folded into the separator
         # so lines with and without it have the same tokens.
         if "(" in text:
             i = 0
-            while i < len(tokens):
-                if flags[i] and seps[i].endswith("(") and seps[i + 1].startswith(")") and len(tokens) > 1:
-                    seps[i : i + 2] = [seps[i] + WILDCARD + seps[i + 1]]
-                    del tokens[i]
+            while i < len(starts):
+                a, b = seps[i][-1]
+                c, d = seps[i + 1][0]
+                if flags[i] and b > a and text[b - 1] == "(" and d > c and text[c] == ")" and len(starts) > 1:
+                    seps[i : i + 2] = [[*seps[i], (-1, -1), *seps[i + 1]]]
+                    del starts[i]
+                    del ends[i]
                     del flags[i]
+                    folded_any = True
                 else:
                     i += 1
-        return tokens, seps, flags
+        bounds = [0]
+        for start_end in zip(starts, ends, strict=True):
+            bounds += start_end
+        bounds.append(len(text))
+        folded: tuple[tuple[int, tuple[tuple[int, int], ...]], ...] = ()
+        if folded_any:
+            folded = tuple((i, tuple(parts)) for i, parts in enumerate(seps) if len(parts) > 1)
+        return bounds, folded, tuple(flags)
 
     def mask(self, message: str) -> tuple[list[str], list[str], list[str]]:
         """Return (masked tokens, separators, original tokens): variables replaced by ``<*>``."""

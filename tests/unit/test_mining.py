@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.bench_templates import grouping_accuracy, load_sample
-from loglens.mining import MaskingConfig, MinerConfig, TemplateMiner, mask_text, template_id_for
+from loglens.mining import Masker, MaskingConfig, MinerConfig, TemplateMiner, mask_text, template_id_for
 from loglens.templates import template_id_for as legacy_template_id_for
 
 DATASETS = Path(
@@ -229,3 +229,59 @@ def test_grouping_accuracy_definition() -> None:
     assert grouping_accuracy(gold, [1, 1, 2, 2, 3]) == 1.0
     assert grouping_accuracy(gold, [1, 1, 1, 1, 3]) == pytest.approx(0.2)  # only "c" is exact
     assert grouping_accuracy(gold, [1, 2, 3, 3, 4]) == pytest.approx(0.6)
+
+
+# --- the tokenizer's shape cache ------------------------------------------------------------------
+
+SHAPE_CASES = [
+    "Sent 1190 bytes (1.16 KB) to 10.0.0.1:8080 in 23 ms",
+    "Sent 9 bytes (7.99 KB) to 10.0.0.19:80 in 3 ms",
+    "user=alice id=42 ids=3,7,9 at 2026-11-25T10:00:00Z",
+    "user=bob42 id=17 ids=1,2,3 at 2026-11-24T09:59:59Z",
+    "a (1) (2) (3) b",
+    "x (1)(2)(3) y",
+    "((1))",
+    "",
+    "   ",
+    "k =v1 =v2",
+    'Jul  5 13:52:21 CEST 2005 took 250 ms {"a": 1}',
+]
+
+
+@pytest.mark.parametrize("message", SHAPE_CASES)
+def test_cached_shape_gives_the_same_tokens_as_a_fresh_tokenizer(message: str) -> None:
+    warm = Masker()
+    # Same text with other digits first: its shape is cached and then reused for `message`.
+    other = message.translate(str.maketrans("0123456789", "9876543210"))
+    warm.tokenize(other)
+    assert warm.tokenize(message) == Masker().tokenize(message)
+    assert warm.tokenize(other) == Masker().tokenize(other)
+
+
+def test_shape_cache_is_bounded_and_strict_rule_does_not_use_it() -> None:
+    masker = Masker()
+    masker.shape_cache_size = 3
+    for i in range(10):
+        masker.tokenize("x" * i + " 1")
+    assert len(masker._shapes) <= 3
+    strict = Masker(MaskingConfig(digit_rule="strict"))
+    strict.tokenize("id 0x1f and 1x1f")
+    assert strict._shapes == {}
+    # "0x1f" is hex but "1x1f" is not: the strict rule tells digits apart, so no shape sharing
+    toks, _, flags = strict.tokenize("id 0x1f and 1x1f")
+    assert dict(zip(toks, flags, strict=True))["0x1f"] is True
+    assert dict(zip(toks, flags, strict=True))["1x1f"] is False
+
+
+def test_repeated_message_template_follows_generalization() -> None:
+    """The rendered-template cache must not serve a template from before a generalization."""
+    miner = TemplateMiner()
+    first = miner.add("Cache warmed for region eu in 5 ms")
+    again = miner.add("Cache warmed for region eu in 7 ms")
+    assert again.template == first.template
+    for region in ("us", "ap", "sa", "af", "me", "cn", "in"):
+        miner.add(f"Cache warmed for region {region} in 5 ms")
+    latest = miner.add("Cache warmed for region eu in 9 ms")
+    fresh = TemplateMiner.from_state(miner.to_state()).add("Cache warmed for region eu in 9 ms")
+    assert latest.template == fresh.template
+    assert latest.template_id == first.template_id  # the id stays stable while the text generalizes

@@ -120,3 +120,38 @@ def test_secrets_are_redacted_before_template_embedding_and_storage() -> None:
     assert not any("hunter2" in t or "jane.doe" in t for t in embedded)
     assert result.redactions.get("email") == 2  # message and raw
     assert result.redactions.get("secret_kv", 0) >= 2
+
+
+def test_bulk_body_with_cached_vector_json_is_the_document() -> None:
+    """The vector's JSON is spliced in from the per-text cache; the line must still be the doc."""
+    embedder = CachedEmbedder(HashingEmbedder())
+    records = [rec(0, good("Order 1 placed")), rec(1, good("Order 2 placed"))]
+    first = transform(records, embedder, raw_max_bytes=1000, now=NOW)
+    again = transform([rec(2, good("Order 3 placed"))], embedder, raw_max_bytes=1000, now=NOW)
+    actions = first.actions + again.actions
+    assert all(a.vector_json is not None for a in actions)
+    assert actions[0].doc["vector"] is actions[2].doc["vector"]  # one cached list per text
+    lines = bulk_body(actions).splitlines()
+    for action, line in zip(actions, lines[1::2], strict=True):
+        assert json.loads(line) == action.doc
+    assert (embedder.model_calls, embedder.misses, embedder.hits) == (1, 2, 1)
+
+
+def test_dumps_with_vector_edge_cases() -> None:
+    from loglens.embedding.cache import dumps_with_vector
+
+    assert json.loads(dumps_with_vector({"vector": [1.0]}, "[2.0]")) == {"vector": [2.0]}
+    assert json.loads(dumps_with_vector({"a": "é", "vector": [1.0]}, "[0.5]")) == {"a": "é", "vector": [0.5]}
+    assert json.loads(dumps_with_vector({"a": 1}, "[0.5]")) == {"a": 1}  # no vector key: left as is
+    assert json.loads(dumps_with_vector({"a": 1, "vector": [3.0]}, None)) == {"a": 1, "vector": [3.0]}
+
+
+def test_cached_embedder_embed_matches_inner_and_counts() -> None:
+    inner = HashingEmbedder()
+    cached = CachedEmbedder(inner, max_entries=2)
+    texts = ["a b", "c d", "a b", "e f"]
+    out = cached.embed(texts)
+    assert out.shape == (4, inner.dim)
+    assert (out == inner.embed(texts)).all()
+    assert (cached.hits, cached.misses, cached.model_calls) == (0, 4, 1)  # in-batch repeats are misses
+    assert len(cached) == 2  # bounded
