@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from loglens.errors import BadEvent
 from loglens.events import (
     LogEvent,
@@ -243,9 +245,12 @@ def parse_value(
             headers=headers,
         )
     try:
-        obj = json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        raise BadEvent("decode", "malformed_json", f"record is not valid JSON: {exc}") from exc
+        obj = orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        try:  # what the fast parser refuses but Python's accepts: NaN, lone surrogates, huge ints
+            obj = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise BadEvent("decode", "malformed_json", f"record is not valid JSON: {exc}") from exc
     if not isinstance(obj, dict):
         raise BadEvent("decode", "not_an_object", f"JSON value is a {type(obj).__name__}, not an object")
     fmt = detect_json_format(obj)

@@ -7,6 +7,7 @@ The vector dimension follows the configured embedder.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +33,12 @@ def embedder_dim(settings: Settings) -> int:
 
 def events_index_for(ts: datetime) -> str:
     """Daily index name ``log-events-YYYY.MM.DD`` (UTC)."""
-    return f"{EVENTS_INDEX_PREFIX}{ts:%Y.%m.%d}"
+    return _events_index_for_day(ts.year, ts.month, ts.day)
+
+
+@functools.lru_cache(maxsize=256)  # called per event; only a few days are ever live
+def _events_index_for_day(year: int, month: int, day: int) -> str:
+    return f"{EVENTS_INDEX_PREFIX}{year:04d}.{month:02d}.{day:02d}"
 
 
 def _vector_field(dim: int) -> dict[str, Any]:

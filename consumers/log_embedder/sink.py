@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from consumers.log_embedder.pipeline import IndexAction
+from loglens import jsonfast
 from loglens.embedding.cache import dumps_with_vector
 
 # Statuses where the same request may succeed later (overload, shard not ready, node restarting).
@@ -35,7 +36,7 @@ class EventSink(Protocol):
 def bulk_body(actions: Sequence[IndexAction]) -> str:
     lines: list[str] = []
     for action in actions:
-        lines.append(json.dumps({"index": {"_index": action.index, "_id": action.doc_id}}))
+        lines.append(jsonfast.dumps({"index": {"_index": action.index, "_id": action.doc_id}}))
         # The vector's JSON was made once per distinct text: spliced in, not re-encoded per event.
         lines.append(dumps_with_vector(action.doc, action.vector_json))
     return "\n".join(lines) + "\n"

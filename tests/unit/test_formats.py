@@ -264,3 +264,24 @@ def test_every_record_is_accounted_for() -> None:
     ]
     result = transform(records, HashingEmbedder(), raw_max_bytes=4096, now=NOW)
     assert len(result.actions) + len(result.dead_letters) + len(result.merged) == len(records)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"@timestamp":"2026-11-25T13:00:00Z","message":"ratio NaN","level":"INFO","service":"s","score":NaN}',
+        b'{"@timestamp":"2026-11-25T13:00:00Z","message":"big","service":"s","n":123456789012345678901234567890}',
+    ],
+)
+def test_json_that_only_the_lenient_parser_accepts_is_still_indexed(body: bytes) -> None:
+    """The fast parser refuses NaN and integers beyond 64 bits; Python's json reads them."""
+    event = parse_value(body, key=None, headers=(), record_timestamp_ms=None, max_bytes=1 << 20, now=NOW)
+    assert isinstance(event, LogEvent) and event.service == "s"
+
+
+def test_malformed_json_still_names_the_position() -> None:
+    with pytest.raises(BadEvent) as err:
+        parse_value(
+            b'{"message": "x",}', key=None, headers=(), record_timestamp_ms=None, max_bytes=99, now=NOW
+        )
+    assert err.value.reason == "malformed_json" and "line 1 column" in err.value.message

@@ -155,3 +155,11 @@ def test_cached_embedder_embed_matches_inner_and_counts() -> None:
     assert (out == inner.embed(texts)).all()
     assert (cached.hits, cached.misses, cached.model_calls) == (0, 4, 1)  # in-batch repeats are misses
     assert len(cached) == 2  # bounded
+
+
+def test_jsonfast_falls_back_for_lone_surrogates() -> None:
+    from loglens import jsonfast
+
+    assert json.loads(jsonfast.dumps({"m": "ok é", "n": [1, 2.5]})) == {"m": "ok é", "n": [1, 2.5]}
+    text = jsonfast.dumps({"m": "bad \ud800 half"})
+    assert "\\ud800" in text and json.loads(text) == {"m": "bad \ud800 half"}
