@@ -21,6 +21,7 @@ _SOURCE_FIELDS = [
     "message",
     "template",
     "template_id",
+    "params",
     "trace_id",
     "span_id",
     "exception",
@@ -65,6 +66,14 @@ class Hit:
     index: str
     score: float
     source: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateMatch:
+    """A template near the question in the template catalog, with its k-NN score."""
+
+    template_id: str
+    score: float
 
 
 @dataclass(slots=True)
@@ -184,8 +193,11 @@ class OpenSearchSearch:
             )
         return out
 
-    async def knn_templates(self, vector: list[float], filters: SearchFilters, k: int) -> list[str]:
-        """Template ids nearest to the question, among templates seen in the filters' scope."""
+    async def template_matches(
+        self, vector: list[float], filters: SearchFilters, k: int
+    ) -> list[TemplateMatch]:
+        """Templates nearest to the question, among templates seen in the filters' scope, with
+        their similarity (cosine, as the k-NN score (1 + cos) / 2), best first."""
         if filters.trace_id:
             return []  # the catalog knows nothing about traces
         clauses: list[dict[str, Any]] = []
@@ -205,7 +217,14 @@ class OpenSearchSearch:
             body={"size": k, "_source": ["template_id"], "query": {"knn": {"vector": knn}}},
             params={"ignore_unavailable": "true", "allow_no_indices": "true"},
         )
-        return [h["_source"].get("template_id", h["_id"]) for h in response.get("hits", {}).get("hits", [])]
+        return [
+            TemplateMatch(str(h["_source"].get("template_id", h["_id"])), float(h.get("_score") or 0.0))
+            for h in response.get("hits", {}).get("hits", [])
+        ]
+
+    async def knn_templates(self, vector: list[float], filters: SearchFilters, k: int) -> list[str]:
+        """Template ids nearest to the question (:meth:`template_matches` without the scores)."""
+        return [m.template_id for m in await self.template_matches(vector, filters, k)]
 
     async def examples(
         self, template_ids: list[str], question: str, filters: SearchFilters

@@ -28,8 +28,14 @@ def service(fake: FakeOpenAI, **extra: object) -> AskService:
     settings = Settings(llm_base_url=fake.base_url, llm_timeout_s=1.0, llm_deadline_s=5.0, **extra)  # type: ignore[arg-type]
     answerer = build_answerer(settings)
     assert answerer is not None
+    # Three templates: /ask cites one line per template unless the question names their ids.
+    templates = [
+        "Connection is not available, request timed out after <*>ms",
+        "HikariPool-1 - pool stats (total=<*>, active=10, waiting=42)",
+        "Charge <*> failed: could not obtain JDBC connection",
+    ]
     search = FakeSearch(
-        [hit(i, "Connection is not available, request timed out after <*>ms", exc=True) for i in range(3)],
+        [hit(i, template, exc=True) for i, template in enumerate(templates)],
         [hit(20, "Payment <*> declined", level="WARN")],
     )
     return AskService(search, HashingEmbedder(), answerer=answerer)

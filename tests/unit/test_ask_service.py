@@ -4,10 +4,24 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ai_service.chat.schemas import AskRequest
-from ai_service.chat.service import AskService, hybrid_groups, template_key
+from ai_service.chat.service import (
+    AskService,
+    cited_hits,
+    finish_groups,
+    hybrid_groups,
+    retrieve,
+    template_key,
+    variable_words,
+)
 from ai_service.deps import get_ask_service
 from ai_service.main import create_app
-from ai_service.search.opensearch_search import Hit, SearchFilters, TemplateStats, bm25_query
+from ai_service.search.opensearch_search import (
+    Hit,
+    SearchFilters,
+    TemplateMatch,
+    TemplateStats,
+    bm25_query,
+)
 from loglens.embedding.hashing import HashingEmbedder
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -36,8 +50,15 @@ class FakeSearch:
     bm25_indices = ("log-events", "logs-*")
     knn_indices = ("log-events",)
 
-    def __init__(self, bm25: list[Hit], knn: list[Hit]) -> None:
+    def __init__(
+        self,
+        bm25: list[Hit],
+        knn: list[Hit],
+        templates: list[TemplateMatch] | None = None,
+        examples: dict[str, Hit] | None = None,
+    ) -> None:
         self._bm25, self._knn = bm25, knn
+        self._templates, self._examples = templates or [], examples or {}
         self.filters: list[SearchFilters] = []
 
     async def bm25(self, text: str, filters: SearchFilters, k: int) -> list[Hit]:
@@ -56,22 +77,147 @@ class FakeSearch:
     async def services(self) -> list[str]:
         return ["payment", "inventory", "order"]
 
-    async def knn_templates(self, vector: list[float], filters: SearchFilters, k: int) -> list[str]:
-        return []
+    async def template_matches(
+        self, vector: list[float], filters: SearchFilters, k: int
+    ) -> list[TemplateMatch]:
+        return self._templates[:k]
 
     async def examples(
         self, template_ids: list[str], question: str, filters: SearchFilters
     ) -> dict[str, Hit]:
-        return {}
+        return {t: self._examples[t] for t in template_ids if t in self._examples}
 
     async def last_deploy(self, services: list[str]) -> datetime | None:
         return datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
 
 
-def test_rrf_prefers_templates_ranked_by_both() -> None:
+def line(
+    i: int, message: str, template: str, score: float, params: list[str] | None = None, **extra: object
+) -> Hit:
+    """A hit with a real-looking line: message, its template, its variable parts and BM25 score."""
+    src: dict[str, object] = {
+        "@timestamp": f"2026-11-25T13:{i:02d}:00.000Z",
+        "service": "hdfs",
+        "level": "INFO",
+        "message": message,
+        "template": template,
+        "template_id": template[:12],
+        **extra,
+    }
+    if params is not None:
+        src["params"] = params
+    return Hit(id=f"t-0-{i}", index="log-events-2026.11.25", score=score, source=src)
+
+
+def test_catalog_similarity_breaks_near_ties_between_templates() -> None:
     a, b, c = hit(1, "A <*>"), hit(2, "B <*>"), hit(3, "C <*>")
-    fused = hybrid_groups([a, b], [], [template_key(c), template_key(b)])
-    assert fused[0].key == template_key(b) and fused[0].best is b
+    catalog = [
+        TemplateMatch(template_key(c), 0.75),
+        TemplateMatch(template_key(b), 0.5),
+        TemplateMatch("D", 0.25),
+    ]
+    fused = hybrid_groups([a, b], [], catalog)
+    # a and b tie on BM25 (1.0 each); b's catalog similarity scales to 0.5 → first. c: catalog
+    # only (1.0, its line is fetched later), after a on the tie; D is the farthest: 0.
+    assert [(f.key, f.score) for f in fused] == [
+        (template_key(b), 1.5),
+        (template_key(a), 1.0),
+        (template_key(c), 1.0),
+        ("D", 0.0),
+    ]
+    assert fused[0].best is b and fused[2].best is None
+
+
+def test_a_line_far_ahead_on_bm25_is_not_outvoted_by_the_catalog() -> None:
+    other = line(2, "Received block blk_7 of size 64", "Received block <*> of size <*>", 30.0)
+    catalog = [
+        TemplateMatch(template_key(other), 0.75),  # scales to 1.0
+        TemplateMatch("Deleting blo", 0.625),  # the named line's template: 0.5
+        TemplateMatch("far", 0.5),  # 0.0
+    ]
+    close = line(1, "Deleting block blk_-42 file /data/blk_-42", "Deleting block <*> file <*>", 40.0)
+    # A modest BM25 lead loses to a much nearer template: 1.0 + 0.5 < 30/40 + 1.0.
+    assert hybrid_groups([close, other], [], catalog)[0].key == template_key(other)
+    # A line far ahead (it names the asked block; the other only shares "block") keeps first
+    # place: 1.0 + 0.5 > 30/80 + 1.0. RRF gave both cases the same votes: ranks 1 and 2.
+    named = line(1, "Deleting block blk_-42 file /data/blk_-42", "Deleting block <*> file <*>", 80.0)
+    fused = hybrid_groups([named, other], [], catalog)
+    assert fused[0].key == template_key(named) and fused[0].best is named
+
+
+def test_kNN_event_hits_supply_lines_but_no_votes() -> None:
+    bm = hit(1, "A <*>")
+    only_knn = hit(2, "B <*>")
+    fused = hybrid_groups([bm], [only_knn])
+    assert [(f.key, f.score) for f in fused] == [(template_key(bm), 1.0), (template_key(only_knn), 0.0)]
+    assert fused[1].best is only_knn
+
+
+def test_variable_words_come_from_params_without_the_template_words() -> None:
+    tpl = "Failed password for invalid user <*> from <*> port <*> <*>"
+    h = line(1, "Failed password for invalid user user from 10.0.0.1 port 22 ssh2", tpl, 1.0,
+             ["user", "10.0.0.1", "22", "ssh2"])  # fmt: skip
+    assert variable_words(h) == {"10.0.0.1", "22", "ssh2"}  # "user" is also a word of the template
+    no_params = line(
+        2, "Running task 5.0 in stage 29.0 (TID 1325)", "Running task <*> in stage <*> (TID <*>)", 1.0
+    )
+    assert variable_words(no_params) == {"5.0", "29.0", "1325"}
+    raw = Hit(id="r", index="logs-2026.11.25", score=1.0, source={"message": "no template here"})
+    assert variable_words(raw) == set()
+
+
+def test_more_lines_of_a_template_are_cited_only_when_the_question_names_them() -> None:
+    tpl = "Failed password for invalid user <*> from <*> port <*> <*>"
+    test_lines = [
+        line(i, f"Failed password for invalid user test from 10.0.0.{i} port 4{i} ssh2", tpl, 20.0,
+             ["test", f"10.0.0.{i}", f"4{i}", "ssh2"])
+        for i in range(1, 5)
+    ]  # fmt: skip
+    other = line(
+        9,
+        "Accepted password for fztu from 10.9.9.9 port 1 ssh2",
+        "Accepted password for <*> from <*> port <*> <*>",
+        5.0,
+    )
+    bm25 = [*test_lines, other]
+    fused = hybrid_groups(bm25, [])
+    named = finish_groups(fused, {}, 10, bm25, "which ports did user test fail on?")
+    assert [h.id for h in cited_hits(named, 10)] == ["t-0-1", "t-0-2", "t-0-3", "t-0-9"]  # best + 2
+    vague = finish_groups(fused, {}, 10, bm25, "which ports did a user fail on?")
+    assert [h.id for h in cited_hits(vague, 10)] == ["t-0-1", "t-0-9"]  # same event again: not cited
+
+
+def test_a_line_is_cited_once_even_from_two_indices_or_twice_in_the_logs() -> None:
+    tpl = "Invalid user <*> from <*>"
+    first = line(1, "Invalid user admin from 10.0.0.1", tpl, 9.0, ["admin", "10.0.0.1"],
+                 kafka={"topic": "app-logs", "partition": 0, "offset": 7})  # fmt: skip
+    same_text = line(2, "Invalid user admin from 10.0.0.1", tpl, 9.0, ["admin", "10.0.0.1"])
+    # Logstash's copy of the same record in logs-*: no template, so it would be a group of its own.
+    logstash = Hit(
+        id="app-logs-0-7",
+        index="logs-2026.11.25",
+        score=8.0,
+        source={
+            "message": "Invalid user admin from 10.0.0.1 ",
+            "kafka": {"topic": "app-logs", "partition": 0, "offset": 7},
+        },
+    )
+    other = line(3, "Invalid user admin from 10.0.0.2", tpl, 9.0, ["admin", "10.0.0.2"])
+    bm25 = [first, same_text, logstash, other]
+    groups = finish_groups(hybrid_groups(bm25, []), {}, 10, bm25, "what did admin do?")
+    assert [h.id for h in cited_hits(groups, 10)] == ["t-0-1", "t-0-3"]
+    assert len(groups) == 1 and len(groups[0].hits) == 3  # the copies still count as the template's
+
+
+async def test_retrieve_fills_catalog_only_templates_with_an_example_line() -> None:
+    bm = hit(1, "A <*>")
+    example = hit(2, "B <*>")
+    search = FakeSearch(
+        [bm], [], [TemplateMatch(template_key(example), 0.9)], {template_key(example): example}
+    )
+    groups = await retrieve(search, "b?", [0.0] * 384, SearchFilters(), 10, 30)
+    # 1.0 (BM25) against 1.0 (catalog): a tie keeps BM25's line first; B's line is the example.
+    assert [g.best for g in groups] == [bm, example]
 
 
 def test_group_by_template_dedups() -> None:
