@@ -78,7 +78,7 @@ def cited_hits(groups: Sequence[Group], limit: int) -> list[Hit]:
 class FusedTemplate:
     key: str
     score: float
-    best: Hit | None  # None: only the template index knew it; an example line is fetched
+    best: Hit | None  # None: BM25 did not find it; the line that best matches is fetched
     hits: list[Hit]
 
 
@@ -111,15 +111,14 @@ def hybrid_groups(
     far ahead the first BM25 line is, so the one line naming the asked id (often twice the next
     line's score) got the vote of a line first by a hair and lost first place to any template the
     catalog liked better (LogQA HDFS: hybrid R@1 0.79 against BM25's 0.89). Each template is
-    represented by its best BM25 line when BM25 found one, else by its first k-NN line; templates
-    only the catalog found come back with ``best`` unset for the caller to fill. Templates seen
-    only among the k-NN event hits (copies of their template's vector) score 0: they supply
-    lines, not votes.
+    represented by its best BM25 line; templates BM25 did not find come back with ``best`` unset
+    for the caller to fetch the template's line that best matches the question. k-NN event hits
+    are copies of their template's vector, so which of its lines they return is arbitrary: they
+    add no score, and their lines are only a last resort (``hits``) when that fetch finds none.
     """
     scores: dict[str, float] = {}
     members: OrderedDict[str, list[Hit]] = OrderedDict()
     bm25_best: dict[str, Hit] = {}
-    knn_best: dict[str, Hit] = {}
 
     top = bm25_hits[0].score if bm25_hits else 0.0
     for hit in bm25_hits:
@@ -130,7 +129,6 @@ def hybrid_groups(
         members.setdefault(key, []).append(hit)
     for hit in knn_hits:
         key = template_key(hit)
-        knn_best.setdefault(key, hit)
         scores.setdefault(key, 0.0)
         if hit not in members.setdefault(key, []):
             members[key].append(hit)
@@ -141,7 +139,7 @@ def hybrid_groups(
             similarity = (match.score - low) / spread if spread > 0 else 1.0
             scores[match.template_id] = scores.get(match.template_id, 0.0) + template_weight * similarity
     return [
-        FusedTemplate(key, score, bm25_best.get(key) or knn_best.get(key), members.get(key, []))
+        FusedTemplate(key, score, bm25_best.get(key), members.get(key, []))
         for key, score in sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     ]
 
@@ -193,7 +191,7 @@ def finish_groups(
     bm25_hits: Sequence[Hit] = (),
     question: str = "",
 ) -> list[Group]:
-    """Keep the top templates that have a line to cite (own hit or fetched example).
+    """Keep the top templates that have a line to cite (BM25 line, fetched example, k-NN line).
 
     A line already cited (same text or same Kafka record) is not cited again, so a template whose
     line repeats one above is dropped. A template cites more of its lines only when the question
@@ -206,7 +204,7 @@ def finish_groups(
     seen: set[tuple[str, ...]] = set()
     groups: list[Group] = []
     for item in fused:
-        best = item.best or examples.get(item.key)
+        best = item.best or examples.get(item.key) or (item.hits[0] if item.hits else None)
         if best is None or _identities(best) & seen:
             continue
         seen |= _identities(best)

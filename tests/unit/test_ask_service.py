@@ -145,12 +145,18 @@ def test_a_line_far_ahead_on_bm25_is_not_outvoted_by_the_catalog() -> None:
     assert fused[0].key == template_key(named) and fused[0].best is named
 
 
-def test_kNN_event_hits_supply_lines_but_no_votes() -> None:
+def test_knn_event_hits_give_no_votes_and_their_line_is_a_last_resort() -> None:
     bm = hit(1, "A <*>")
     only_knn = hit(2, "B <*>")
     fused = hybrid_groups([bm], [only_knn])
     assert [(f.key, f.score) for f in fused] == [(template_key(bm), 1.0), (template_key(only_knn), 0.0)]
-    assert fused[1].best is only_knn
+    # Any line of B would have come back first (same vector): the one matching the question is
+    # fetched instead, and the k-NN line is cited only when that fetch finds nothing.
+    assert fused[1].best is None and fused[1].hits == [only_knn]
+    better = hit(3, "B <*>")
+    groups = finish_groups(fused, {template_key(only_knn): better}, 10)
+    assert [g.best for g in groups] == [bm, better]
+    assert [g.best for g in finish_groups(fused, {}, 10)] == [bm, only_knn]
 
 
 def test_variable_words_come_from_params_without_the_template_words() -> None:
