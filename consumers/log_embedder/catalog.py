@@ -126,18 +126,25 @@ def collect_updates(actions: Sequence[IndexAction]) -> dict[str, TemplateUpdate]
                 vector=doc.get("vector", []),
                 vector_json=action.vector_json,
             )
-        update.template = doc.get("template", update.template)  # the latest generalization
-        update.first_seen = min(update.first_seen, ts)
-        update.last_seen = max(update.last_seen, ts)
+        else:
+            update.template = doc.get("template", update.template)  # the latest generalization
+            if ts < update.first_seen:  # one fixed ISO-8601 UTC form: string order is time order
+                update.first_seen = ts
+            elif ts > update.last_seen:
+                update.last_seen = ts
         kafka = doc.get("kafka", {})
-        update.parts.setdefault(f"{kafka.get('topic')}-{kafka.get('partition')}", []).append(
-            int(kafka.get("offset", -1))
-        )
+        part = f"{kafka.get('topic')}-{kafka.get('partition')}"
+        offsets = update.parts.get(part)
+        if offsets is None:
+            offsets = update.parts[part] = []
+        offsets.append(int(kafka.get("offset", -1)))
         update.services.add(doc["service"])
         update.levels.add(doc["level"])
-        for name, target in (("version", update.versions), ("slot", update.slots)):
-            if doc.get(name):
-                target.add(doc[name])
+        version, slot = doc.get("version"), doc.get("slot")
+        if version:
+            update.versions.add(version)
+        if slot:
+            update.slots.add(slot)
         if len(update.example_ids) < MAX_EXAMPLES:
             update.example_ids.append(action.doc_id)
     return updates

@@ -8,6 +8,7 @@ re-delivers work that then overwrites itself: nothing lost, nothing twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import random
 import signal
@@ -15,6 +16,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +31,7 @@ from consumers.log_embedder import metrics
 from consumers.log_embedder.catalog import catalog_bulk_body, collect_updates
 from consumers.log_embedder.miner_state import save_miner, snapshot
 from consumers.log_embedder.pipeline import (
+    BatchResult,
     ContinuationTracker,
     DeadLetter,
     IndexAction,
@@ -45,6 +48,15 @@ from loglens.redaction import Redactor
 log = structlog.get_logger("log_embedder")
 
 MAX_BACKOFF_S = 15.0
+REVOKE_WAIT_S = 10.0
+
+
+@dataclass(slots=True)
+class _Prepared:
+    records: int
+    result: BatchResult
+    t_start: float
+    t_ready: float
 
 
 def tune_gc() -> None:
@@ -74,8 +86,14 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        # Offsets are committed with each batch's transaction, so nothing is pending here;
-        # the batch in flight (if any) is re-delivered to the new owner and overwrites itself.
+        # Commit done work before the partitions move: the batch in delivery (if any) finishes
+        # and commits. Nothing else is pending (a batch is prepared only between fetches).
+        # Should that take too long (OpenSearch down), it is left to the new owner: its records
+        # are re-delivered and overwrite themselves (deterministic ids, offset-exact catalog).
+        task = self.worker._inflight
+        if task is not None and not task.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout=REVOKE_WAIT_S)
         log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
@@ -99,6 +117,7 @@ class LogEmbedder:
         self.redactor = Redactor.from_settings(settings)
         self.qa_cache: QACache | None = None  # answers about the scope of new events get dropped
         self._pending_span: dict[str, tuple[datetime, datetime]] = {}
+        self._inflight: asyncio.Task[bool] | None = None  # the batch being delivered
         self._last_invalidation = 0.0
         self.state_client = state_client
         self.state_every_s = state_every_s
@@ -147,39 +166,61 @@ class LogEmbedder:
         self.stopping.set()
 
     async def run(self) -> None:
+        """Fetch → prepare → deliver, with the next batch prepared while the last one is delivered.
+
+        At most one batch is in delivery and one prepared (memory stays bounded); deliveries, and
+        so commits, happen strictly in fetch order.
+        """
         assert self.consumer is not None
-        while not self.stopping.is_set():
-            batches = await self.consumer.getmany(
-                timeout_ms=self.settings.consumer_batch_timeout_ms,
-                max_records=self.settings.consumer_batch_max,
-            )
-            if not batches:
-                self._update_lag()
-                await self._invalidate_answers()  # flush what the throttle held back
-                continue
-            records = [
-                SourceRecord(
-                    topic=r.topic,
-                    partition=r.partition,
-                    offset=r.offset,
-                    key=r.key,
-                    value=r.value,
-                    headers=tuple(r.headers or ()),
-                    timestamp_ms=r.timestamp,
+        try:
+            while not self.stopping.is_set():
+                batches = await self.consumer.getmany(
+                    timeout_ms=self.settings.consumer_batch_timeout_ms,
+                    max_records=self.settings.consumer_batch_max,
                 )
-                for recs in batches.values()
-                for r in recs
-            ]
-            offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
-            with metrics.BATCH_SECONDS.time():
-                handled = await self.handle_batch(records, offsets)
-            if not handled:
-                break  # stopping while a dependency was down: abandon, Kafka re-delivers
-            self._position.update(offsets)
-            self._update_lag()
-            await self._invalidate_answers()
-            if time.monotonic() - self._last_state_save > self.state_every_s:
-                await self.save_state()
+                if not batches:
+                    if not await self._drain():
+                        break
+                    self._update_lag()
+                    await self._invalidate_answers()  # flush what the throttle held back
+                    continue
+                records = [
+                    SourceRecord(
+                        topic=r.topic,
+                        partition=r.partition,
+                        offset=r.offset,
+                        key=r.key,
+                        value=r.value,
+                        headers=tuple(r.headers or ()),
+                        timestamp_ms=r.timestamp,
+                    )
+                    for recs in batches.values()
+                    for r in recs
+                ]
+                offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
+                prepared = await self.prepare(records)
+                if prepared is None or not await self._drain():
+                    break  # stopping while a dependency was down: abandon, Kafka re-delivers
+                self._inflight = asyncio.create_task(self._deliver_and_note(prepared, offsets))
+        finally:
+            await self._drain()
+
+    async def _deliver_and_note(self, prepared: _Prepared, offsets: dict[TopicPartition, int]) -> bool:
+        if not await self.deliver(prepared, offsets):
+            return False
+        self._position.update(offsets)
+        self._update_lag()
+        await self._invalidate_answers()
+        if time.monotonic() - self._last_state_save > self.state_every_s:
+            await self.save_state()
+        return True
+
+    async def _drain(self) -> bool:
+        """Wait for the batch in delivery (if any). False if it stopped before committing."""
+        task, self._inflight = self._inflight, None
+        if task is None:
+            return True
+        return await task
 
     def _note_span(self, actions: Sequence[IndexAction]) -> None:
         if self.qa_cache is None:
@@ -237,6 +278,11 @@ class LogEmbedder:
         self, records: Sequence[SourceRecord], offsets: dict[TopicPartition, int] | None = None
     ) -> bool:
         """Index or dead-letter every record, then commit. False if we stopped before finishing."""
+        prepared = await self.prepare(records)
+        return prepared is not None and await self.deliver(prepared, offsets or {})
+
+    async def prepare(self, records: Sequence[SourceRecord]) -> _Prepared | None:
+        """Parse, template, redact and embed (in a worker thread). None if we stopped meanwhile."""
         metrics.CONSUMED.inc(len(records))
         t_start = time.perf_counter()
         hits0, misses0, calls0 = self.embedder.hits, self.embedder.misses, self.embedder.model_calls
@@ -265,7 +311,7 @@ class LogEmbedder:
                 if self.consumer is not None:
                     self.consumer.resume(*self.consumer.assignment())
                 if stopped:
-                    return False
+                    return None
         if self.miner is not None:
             metrics.TEMPLATES_TOTAL.set(self.miner.cluster_count())
         metrics.MERGED.inc(len(result.merged))
@@ -277,8 +323,14 @@ class LogEmbedder:
         metrics.EMBED_CALLS.inc(self.embedder.model_calls - calls0)
         for flag in result.flags:
             metrics.FLAGGED.labels(flag=flag).inc()
+        return _Prepared(len(records), result, t_start, time.perf_counter())
+
+    async def deliver(self, prepared: _Prepared, offsets: dict[TopicPartition, int]) -> bool:
+        """Bulk-index, update the catalog, then commit dead letters + offsets in one transaction."""
+        result = prepared.result
+        t_start, t_index = prepared.t_start, prepared.t_ready
         dead = list(result.dead_letters)
-        t_index = time.perf_counter()
+        t_io = time.perf_counter()
         ok, index_dead = await self._index_with_retry(result.actions)
         t_catalog = time.perf_counter()
         if not ok:
@@ -290,12 +342,14 @@ class LogEmbedder:
         if not await self._update_catalog(indexed):
             return False
         t_commit = time.perf_counter()
-        committed = await self._commit(dead, offsets or {})
+        committed = await self._commit(dead, offsets)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - t_start)
         log.debug(
             "batch",
-            records=len(records),
+            records=prepared.records,
             transform_ms=round((t_index - t_start) * 1000),
-            index_ms=round((t_catalog - t_index) * 1000),
+            wait_ms=round((t_io - t_index) * 1000),
+            index_ms=round((t_catalog - t_io) * 1000),
             catalog_ms=round((t_commit - t_catalog) * 1000),
             commit_ms=round((time.perf_counter() - t_commit) * 1000),
         )
