@@ -143,12 +143,14 @@ async def main_async(args: argparse.Namespace) -> int:
 
 `python -m bench.bench_e2e_latency --events {args.events} --rate {args.rate:g} --warmup {args.warmup}` — {today()}, {machine()}.
 One consumer process (local MiniLM embedder, batch timeout 50 ms), index refresh interval 1 s,
-Kafka and OpenSearch on the same machine. Latency = first poll (every 50 ms) that finds the
-document minus the time it was handed to the producer.
+Kafka and OpenSearch on the same machine. The producer sends asynchronously at a steady rate,
+batching for up to 5 ms like an application's Kafka appender. Latency = first poll (every 50 ms,
+an ids lookup of the documents not seen yet) that finds the document minus the time it was
+handed to the producer; the {args.warmup} warm-up events before are not counted.
 
-| events | searchable | p50 | p95 |
-|---:|---:|---:|---:|
-| {len(sent)} | {len(lat)} | {p50:.0f} ms | {p95:.0f} ms |
+| events | searchable | p50 | p95 | goal (at 1,000/s) |
+|---:|---:|---:|---:|---:|
+| {len(sent)} | {len(lat)} | {p50:.0f} ms | {p95:.0f} ms | p95 < 2,000 ms |
 """,
     )
     return 0 if missing == 0 else 1
