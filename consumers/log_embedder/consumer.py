@@ -162,6 +162,10 @@ class LogEmbedder:
             await self.producer.stop()
         log.info("consumer_stopped", indexed=self.indexed, dead_lettered=self.dead_lettered)
 
+    def committed_records(self) -> int:
+        """Sum of the committed next-offsets of the partitions this worker has handled."""
+        return sum(self._position.values())
+
     def request_stop(self) -> None:
         self.stopping.set()
 
