@@ -86,6 +86,11 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        # A batch prepared from records fetched before this point must not be delivered: its
+        # partitions may now belong to another consumer, which re-reads them from the committed
+        # offsets (so would this one). The continuation tracker starts over for the same reason.
+        self.worker.rebalances += 1
+        self.worker.tracker = ContinuationTracker()
         # Commit done work before the partitions move: the batch in delivery (if any) finishes
         # and commits. Nothing else is pending (a batch is prepared only between fetches).
         # Should that take too long (OpenSearch down), it is left to the new owner: its records
@@ -118,6 +123,7 @@ class LogEmbedder:
         self.qa_cache: QACache | None = None  # answers about the scope of new events get dropped
         self._pending_span: dict[str, tuple[datetime, datetime]] = {}
         self._inflight: asyncio.Task[bool] | None = None  # the batch being delivered
+        self.rebalances = 0  # revocations seen; a batch fetched before one is dropped, not delivered
         self._last_invalidation = 0.0
         self.state_client = state_client
         self.state_every_s = state_every_s
@@ -202,9 +208,13 @@ class LogEmbedder:
                     for r in recs
                 ]
                 offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
+                generation = self.rebalances
                 prepared = await self.prepare(records)
                 if prepared is None or not await self._drain():
                     break  # stopping while a dependency was down: abandon, Kafka re-delivers
+                if self.rebalances != generation:
+                    log.info("batch_dropped_after_rebalance", records=len(records))
+                    continue  # uncommitted: re-read from the committed offsets by the partitions' owner
                 self._inflight = asyncio.create_task(self._deliver_and_note(prepared, offsets))
         finally:
             await self._drain()
