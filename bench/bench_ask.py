@@ -78,12 +78,17 @@ async def bare_queries(qs: list[str]) -> list[float]:
         for q in qs:
             vector = embedder.embed([q])[0].tolist()
             t0 = time.perf_counter()
-            bm25, _knn, tids = await asyncio.gather(
+            bm25, _knn, templates = await asyncio.gather(
                 search.bm25(q, filters, 30),
                 search.knn(vector, filters, 30),
-                search.knn_templates(vector, filters, 20),
+                search.template_matches(vector, filters, 20),
             )
-            keys = list(dict.fromkeys([str(h.source.get("template_id")) for h in bm25[:10]] + tids[:5]))
+            keys = list(
+                dict.fromkeys(
+                    [str(h.source.get("template_id")) for h in bm25[:10]]
+                    + [m.template_id for m in templates[:5]]
+                )
+            )
             await search.template_stats(keys[:10], filters)
             out.append((time.perf_counter() - t0) * 1000)
     finally:
@@ -144,13 +149,12 @@ async def main_async(args: argparse.Namespace) -> int:
         proc.wait(timeout=30)
     miss_ms = [m for m, h in miss if not h]
     hit_ms = [m for m, h in hit if h]
-    p = lambda xs, q: percentile(xs, q)  # noqa: E731
-    ratio = p(miss_ms, 50) / p(bare, 50)
+    ratio = percentile(miss_ms, 50) / percentile(bare, 50)
     print(
-        f"events {total:,}; miss n={len(miss_ms)} p50 {p(miss_ms, 50):.0f} p95 {p(miss_ms, 95):.0f} ms; "
-        f"hit n={len(hit_ms)} p50 {p(hit_ms, 50):.1f} p95 {p(hit_ms, 95):.1f} ms; bare p50 {p(bare, 50):.0f} "
-        f"p95 {p(bare, 95):.0f} ms; miss/bare {ratio:.2f}; {rps:.1f} req/s at {args.clients} clients "
-        f"(p95 {p(done, 95):.0f} ms)"
+        f"events {total:,}; miss n={len(miss_ms)} p50 {percentile(miss_ms, 50):.0f} p95 {percentile(miss_ms, 95):.0f} ms; "
+        f"hit n={len(hit_ms)} p50 {percentile(hit_ms, 50):.1f} p95 {percentile(hit_ms, 95):.1f} ms; bare p50 {percentile(bare, 50):.0f} "
+        f"p95 {percentile(bare, 95):.0f} ms; miss/bare {ratio:.2f}; {rps:.1f} req/s at {args.clients} clients "
+        f"(p95 {percentile(done, 95):.0f} ms)"
     )
     record_section(
         "ask",
@@ -162,11 +166,11 @@ QA cache on), questions over the last 24 h; the same machine runs Kafka and Open
 
 | figure | p50 | p95 | goal |
 |---|---:|---:|---|
-| cache miss, evidence answer ({len(miss_ms)} distinct questions) | {p(miss_ms, 50):.0f} ms | {p(miss_ms, 95):.0f} ms | p95 ≤ 300 ms |
-| cache hit ({len(hit_ms)} repeats) | {p(hit_ms, 50):.1f} ms | {p(hit_ms, 95):.1f} ms | p95 ≤ 30 ms |
-| the bare OpenSearch queries of one miss, timed directly | {p(bare, 50):.0f} ms | {p(bare, 95):.0f} ms | — |
+| cache miss, evidence answer ({len(miss_ms)} distinct questions) | {percentile(miss_ms, 50):.0f} ms | {percentile(miss_ms, 95):.0f} ms | p95 ≤ 300 ms |
+| cache hit ({len(hit_ms)} repeats) | {percentile(hit_ms, 50):.1f} ms | {percentile(hit_ms, 95):.1f} ms | p95 ≤ 30 ms |
+| the bare OpenSearch queries of one miss, timed directly | {percentile(bare, 50):.0f} ms | {percentile(bare, 95):.0f} ms | — |
 | miss / bare queries (p50) | {ratio:.2f} | | — |
-| {args.clients} concurrent clients, half repeats, {args.seconds} s | {rps:.1f} req/s | p95 {p(done, 95):.0f} ms | — |
+| {args.clients} concurrent clients, half repeats, {args.seconds} s | {rps:.1f} req/s | p95 {percentile(done, 95):.0f} ms | — |
 """,
     )
     return 0

@@ -222,10 +222,6 @@ class OpenSearchSearch:
             for h in response.get("hits", {}).get("hits", [])
         ]
 
-    async def knn_templates(self, vector: list[float], filters: SearchFilters, k: int) -> list[str]:
-        """Template ids nearest to the question (:meth:`template_matches` without the scores)."""
-        return [m.template_id for m in await self.template_matches(vector, filters, k)]
-
     async def examples(
         self, template_ids: list[str], question: str, filters: SearchFilters
     ) -> dict[str, Hit]:
