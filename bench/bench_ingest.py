@@ -88,14 +88,14 @@ async def null_sink_run(settings: Settings, topic: str, n: int) -> NullRun:
         if mark is None and done >= n // 10:
             mark = (done, time.process_time())
         await asyncio.sleep(0.2)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    end_cpu = time.process_time()
+    wall, cpu = time.perf_counter() - t0, end_cpu - cpu0
     if mark is None:
         mark = (0, cpu0)
-    steady_cpu = time.process_time() - mark[1]
     worker.request_stop()
     await runner
     await worker.stop()
-    return NullRun(wall, cpu, n - mark[0], steady_cpu, embedder, sink.actions)
+    return NullRun(wall, cpu, n - mark[0], end_cpu - mark[1], embedder, sink.actions)
 
 
 async def ceiling_run(settings: Settings, actions: list[IndexAction], batch: int) -> float:

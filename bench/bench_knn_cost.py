@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from bench.bench_ingest import ceiling_run
+from bench.bench_ingest import ceiling_run, warm_up_opensearch
 from bench.record import machine, record_section, today
 from consumers.log_embedder.pipeline import ContinuationTracker, IndexAction, SourceRecord, transform
 from loglens.config import get_settings
@@ -75,7 +75,7 @@ async def main_async(args: argparse.Namespace) -> int:
     settings = get_settings()
     actions = demo_actions(args.events)
     distinct = len({a.vector_json for a in actions})
-    await ceiling_run(settings, actions[:20_000], settings.consumer_batch_max)  # JIT warm-up
+    await warm_up_opensearch(settings, actions)
     rows = []
     for label, mode in (
         ("real vectors (shared per template)", "real"),

@@ -205,18 +205,22 @@ def finish_groups(
     groups: list[Group] = []
     for item in fused:
         best = item.best or examples.get(item.key) or (item.hits[0] if item.hits else None)
-        if best is None or _identities(best) & seen:
+        if best is None:
             continue
-        seen |= _identities(best)
+        same = _identities(best)
+        if same & seen:
+            continue
+        seen |= same
         extra: list[Hit] = []
         for hit in item.hits:
             if len(extra) >= EXTRA_PER_TEMPLATE:
                 break
             if hit is best or id(hit) not in top_bm25 or not variable_words(hit) & asked:
                 continue
-            if _identities(hit) & seen:
+            same = _identities(hit)
+            if same & seen:
                 continue
-            seen |= _identities(hit)
+            seen |= same
             extra.append(hit)
         groups.append(Group(key=item.key, best=best, score=item.score, hits=item.hits or [best], extra=extra))
         if len(groups) >= limit:

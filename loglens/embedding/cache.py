@@ -90,8 +90,9 @@ class CachedEmbedder:
                     out[i] = entry
                 else:
                     missing.setdefault(text, []).append(i)
-            self.hits += len(texts) - sum(len(v) for v in missing.values())
-            self.misses += sum(len(v) for v in missing.values())
+            missed = sum(len(v) for v in missing.values())
+            self.hits += len(texts) - missed
+            self.misses += missed
         if missing:
             unique = list(missing)
             fresh = [encode_vector(row) for row in self.inner.embed(unique)]

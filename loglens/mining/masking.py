@@ -215,7 +215,6 @@ class Masker:
         seps += [[(ends[i], starts[i + 1])] for i in range(len(starts) - 1)]
         if starts:
             seps.append([(ends[-1], len(text))])
-        folded_any = False
         # A parenthesized value "(…)" that is a single variable (e.g. "1190 bytes (1.16 KB)") is an
         # optional annotation that loggers add only for some values; it is folded into the separator
         # so lines with and without it have the same tokens.
@@ -229,16 +228,13 @@ class Masker:
                     del starts[i]
                     del ends[i]
                     del flags[i]
-                    folded_any = True
                 else:
                     i += 1
         bounds = [0]
         for start_end in zip(starts, ends, strict=True):
             bounds += start_end
         bounds.append(len(text))
-        folded: tuple[tuple[int, tuple[tuple[int, int], ...]], ...] = ()
-        if folded_any:
-            folded = tuple((i, tuple(parts)) for i, parts in enumerate(seps) if len(parts) > 1)
+        folded = tuple((i, tuple(parts)) for i, parts in enumerate(seps) if len(parts) > 1)
         return bounds, folded, tuple(flags)
 
     def mask(self, message: str) -> tuple[list[str], list[str], list[str]]:
