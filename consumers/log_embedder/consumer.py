@@ -81,6 +81,14 @@ def _is_transient(exc: BaseException) -> bool:
     return False
 
 
+def _unavailable_delay(exc: BaseException, attempt: int, stage: str) -> float:
+    """Backoff (with jitter) before the next try at OpenSearch; logged and shown in the metrics."""
+    metrics.OPENSEARCH_UP.set(0)
+    delay = float(min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))) * (0.5 + random.random() / 2)
+    log.warning("opensearch_unavailable", stage=stage, error=str(exc)[:200], retry_in_s=round(delay, 2))
+    return delay
+
+
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, worker: LogEmbedder) -> None:
         self.worker = worker
@@ -379,11 +387,12 @@ class LogEmbedder:
         while True:
             try:
                 errors = await self.sink.write_catalog(body)
+                metrics.OPENSEARCH_UP.set(1)
             except Exception as exc:
                 if not _is_transient(exc):
                     raise
                 attempt += 1
-                if await self._sleep_or_stop(min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))):
+                if await self._sleep_or_stop(_unavailable_delay(exc, attempt, "catalog")):
                     return False
                 continue
             for error in errors:
@@ -405,16 +414,13 @@ class LogEmbedder:
                 except Exception as exc:
                     if not _is_transient(exc):
                         raise
-                    metrics.OPENSEARCH_UP.set(0)
                     metrics.BULK_RETRIES.labels(cause="transport").inc()
                     if not paused and self.consumer is not None:
                         # Hold the partitions: no new fetches (memory stays bounded) while we wait.
                         self.consumer.pause(*self.consumer.assignment())
                         paused = True
                     attempt += 1
-                    delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6)) * (0.5 + random.random() / 2)
-                    log.warning("opensearch_unavailable", error=str(exc)[:200], retry_in_s=round(delay, 2))
-                    if await self._sleep_or_stop(delay):
+                    if await self._sleep_or_stop(_unavailable_delay(exc, attempt, "bulk")):
                         return False, dead
                     continue
                 self.indexed += len(pending) - len(failures)
