@@ -31,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bench.record import machine, record_section, today
 from consumers.log_embedder.consumer import LogEmbedder, tune_gc
 from consumers.log_embedder.pipeline import IndexAction
-from consumers.log_embedder.sink import ItemFailure, bulk_body
+from consumers.log_embedder.sink import ItemFailure, OpenSearchSink
 from loglens.config import Settings, get_settings
 from loglens.demo.generator import TrafficGenerator
 from loglens.demo.producer import produce_events
@@ -100,8 +100,10 @@ async def null_sink_run(settings: Settings, topic: str, n: int) -> NullRun:
 
 async def ceiling_run(settings: Settings, actions: list[IndexAction], batch: int) -> float:
     """Bulk the documents as they are (vectors already made) into scratch indices split by day
-    exactly as the consumer splits them into `log-events-YYYY.MM.DD`; seconds until refreshed."""
+    exactly as the consumer splits them into `log-events-YYYY.MM.DD`, each batch as the same
+    number of concurrent bulk requests as the consumer sends; seconds until refreshed."""
     client = async_client(settings.model_copy(update={"opensearch_timeout_s": 300.0}))
+    sink = OpenSearchSink(client, concurrency=settings.consumer_bulk_concurrency)
     prefix = f"bench-ceiling-{uuid.uuid4().hex[:8]}-"
     body = index_templates(settings)["loglens-log-events"]["template"]
     for day in sorted({a.index for a in actions}):
@@ -115,8 +117,7 @@ async def ceiling_run(settings: Settings, actions: list[IndexAction], batch: int
                 IndexAction(prefix + a.index, a.doc_id, a.doc, a.record, a.vector_json)
                 for a in actions[start : start + batch]
             ]
-            resp = await client.bulk(body=bulk_body(chunk))
-            if resp.get("errors"):
+            if await sink.write(chunk):
                 raise RuntimeError("ceiling bulk had item errors")
         await client.indices.refresh(index=prefix + "*")
         return time.perf_counter() - t0

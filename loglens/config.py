@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     # --- consumer ----------------------------------------------------------
     consumer_batch_max: int = Field(500, description="Max records per consumer batch.")
     consumer_batch_timeout_ms: int = Field(500, description="Max wait to fill a batch.")
+    consumer_bulk_concurrency: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Bulk requests a batch is split into, sent at once (one per OpenSearch write thread).",
+    )
     consumer_metrics_port: int = Field(9108, description="Port of the consumer's /metrics (0 = off).")
     consumer_metrics_host: str = Field(
         "127.0.0.1", description="Bind address of the consumer's /metrics (0.0.0.0 in containers)."

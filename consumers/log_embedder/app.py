@@ -42,7 +42,8 @@ async def _install_templates(client: Any, settings: Settings, worker: LogEmbedde
 async def run(settings: Settings) -> None:
     embedder = CachedEmbedder(await asyncio.to_thread(build_embedder, settings))
     client = async_client(settings)
-    worker = LogEmbedder(settings, embedder, OpenSearchSink(client), state_client=client)
+    sink = OpenSearchSink(client, concurrency=settings.consumer_bulk_concurrency)
+    worker = LogEmbedder(settings, embedder, sink, state_client=client)
     install_signal_handlers(worker)
     try:
         if not await _install_templates(client, settings, worker):

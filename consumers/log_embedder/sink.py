@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,16 +58,47 @@ def classify_bulk_response(actions: Sequence[IndexAction], response: dict[str, A
     return failures
 
 
-class OpenSearchSink:
-    """Writes with the async client; transport errors propagate for the caller's retry loop."""
+def split_even(actions: Sequence[IndexAction], parts: int) -> list[Sequence[IndexAction]]:
+    """Contiguous slices of near-equal size, at most ``parts`` of them, none empty."""
+    parts = max(1, min(parts, len(actions)))
+    size, extra = divmod(len(actions), parts)
+    out: list[Sequence[IndexAction]] = []
+    start = 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        out.append(actions[start:end])
+        start = end
+    return out
 
-    def __init__(self, client: Any, refresh: bool = False) -> None:
+
+class OpenSearchSink:
+    """Writes with the async client; transport errors propagate for the caller's retry loop.
+
+    A batch goes out as ``concurrency`` bulk requests at once: OpenSearch runs one bulk request
+    per shard on one write thread, and building the HNSW graph is most of that work, so a single
+    request in flight leaves the other core idle (see `knn-cost` in docs/benchmarks.md). The
+    caller commits only after every part succeeded; a part that failed in transport fails the
+    whole write (after the other parts finished), and the retry rewrites the same ids.
+    """
+
+    def __init__(self, client: Any, refresh: bool = False, concurrency: int = 1) -> None:
         self.client = client
         self.refresh = refresh
+        self.concurrency = concurrency
 
     async def write(self, actions: Sequence[IndexAction]) -> list[ItemFailure]:
         if not actions:
             return []
+        parts = split_even(actions, self.concurrency)
+        results = await asyncio.gather(*(self._write_part(part) for part in parts), return_exceptions=True)
+        failures: list[ItemFailure] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            failures.extend(result)
+        return failures
+
+    async def _write_part(self, actions: Sequence[IndexAction]) -> list[ItemFailure]:
         response = await self.client.bulk(body=bulk_body(actions), refresh=self.refresh)
         return classify_bulk_response(actions, response)
 

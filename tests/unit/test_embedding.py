@@ -72,6 +72,13 @@ def minilm() -> MiniLMEmbedder:
     return MiniLMEmbedder()
 
 
+@pytest.fixture(scope="module")
+def minilm_padded() -> MiniLMEmbedder:
+    """Puts texts of any lengths into one batch, so short ones are padded (attention mask)."""
+    _require_model()
+    return MiniLMEmbedder(pad_slack=1000.0)
+
+
 @pytest.fixture(params=["minilm", "hash"])
 def embedder(request: pytest.FixtureRequest) -> Embedder:
     if request.param == "hash":
@@ -198,16 +205,35 @@ def _reference_embed(texts: list[str], model_dir: Path) -> np.ndarray[Any, Any]:
 
 
 @needs_model
-def test_matches_unoptimized_float64_reference(minilm: MiniLMEmbedder) -> None:
+def test_matches_unoptimized_float64_reference(minilm: MiniLMEmbedder, minilm_padded: MiniLMEmbedder) -> None:
     assert MODEL_DIR is not None
     texts = [LOG_LINES[3], "ERROR o.a.k.c.NetworkClient - Broker may not be available.", "ok"]
     ref = _reference_embed(texts, MODEL_DIR)
-    got = minilm.embed(texts)  # one padded batch: also exercises the attention mask
+    assert np.abs(minilm.embed(texts) - ref).max() < 1e-5  # each text in a batch of its own
+    got = minilm_padded.embed(texts)  # one padded batch: also exercises the attention mask
     assert np.abs(got - ref).max() < 1e-5
 
 
 @needs_model
-def test_batch_invariance_attention_mask(minilm: MiniLMEmbedder) -> None:
+def test_batches_group_texts_of_similar_length(minilm: MiniLMEmbedder) -> None:
+    short, mid, long = "ok", "Connection refused by host", " ".join(["word"] * 60)
+    texts = [short, long, mid, mid + " again", short, long + " word"]
+    lengths = minilm.token_counts(texts)
+    order = np.argsort(-lengths, kind="stable")
+    batches = minilm._batches(lengths[order], order)
+    assert sorted(i for b in batches for i in b.tolist()) == list(range(len(texts)))
+    for batch in batches:
+        assert lengths[batch].max() <= minilm.pad_slack * lengths[batch].min()
+    # the two long texts (62 and 63 tokens) share a batch; the short ones are not padded to them
+    assert sorted(batches[0].tolist()) == [1, 5]
+    capped = MiniLMEmbedder(batch_size=1, model_dir=minilm.model_dir, verify=False)
+    assert all(len(b) == 1 for b in capped._batches(lengths[order], order))
+    with pytest.raises(ValueError, match="pad_slack"):
+        MiniLMEmbedder(model_dir=minilm.model_dir, verify=False, pad_slack=0.5)
+
+
+@needs_model
+def test_batch_invariance_attention_mask(minilm: MiniLMEmbedder, minilm_padded: MiniLMEmbedder) -> None:
     short = "Connection refused"
     longer = [
         "java.lang.IllegalStateException: Failed to execute CommandLineRunner at "
@@ -216,7 +242,7 @@ def test_batch_invariance_attention_mask(minilm: MiniLMEmbedder) -> None:
         "Request method 'GET' is not supported] for /api/orders/42/items",
     ]
     alone = minilm.embed([short])[0]
-    in_batch = minilm.embed([longer[0], short, longer[1]])
+    in_batch = minilm_padded.embed([longer[0], short, longer[1]])
     assert np.abs(in_batch[1] - alone).max() < 1e-5
     np.testing.assert_allclose(in_batch[[0, 2]], minilm.embed(longer), atol=1e-5)
 
@@ -227,6 +253,8 @@ def test_batch_size_does_not_change_results(minilm: MiniLMEmbedder) -> None:
     small = MiniLMEmbedder(batch_size=2, model_dir=MODEL_DIR)
     texts = LOG_LINES * 3
     np.testing.assert_allclose(small.embed(texts), minilm.embed(texts), atol=1e-5)
+    padded = MiniLMEmbedder(model_dir=MODEL_DIR, pad_slack=1000.0)
+    np.testing.assert_allclose(padded.embed(texts), minilm.embed(texts), atol=1e-5)
 
 
 @needs_model

@@ -163,3 +163,69 @@ def test_jsonfast_falls_back_for_lone_surrogates() -> None:
     assert json.loads(jsonfast.dumps({"m": "ok é", "n": [1, 2.5]})) == {"m": "ok é", "n": [1, 2.5]}
     text = jsonfast.dumps({"m": "bad \ud800 half"})
     assert "\\ud800" in text and json.loads(text) == {"m": "bad \ud800 half"}
+
+
+def test_split_even_keeps_order_and_covers_every_action() -> None:
+    from consumers.log_embedder.sink import split_even
+
+    result = transform(
+        [rec(i, good(f"Order {i} placed")) for i in range(7)], HashingEmbedder(), raw_max_bytes=1000, now=NOW
+    )
+    actions = result.actions
+    for parts in (1, 2, 3, 7, 10):
+        chunks = split_even(actions, parts)
+        assert [a for c in chunks for a in c] == list(actions)
+        assert len(chunks) == min(parts, 7)
+        assert all(chunks) and max(map(len, chunks)) - min(map(len, chunks)) <= 1
+
+
+class _BulkClient:
+    """Answers each bulk request with its own items; fails the request whose body holds ``fail_on``."""
+
+    def __init__(self, status_of: dict[str, int], fail_on: str | None = None) -> None:
+        self.status_of, self.fail_on = status_of, fail_on
+        self.bodies: list[str] = []
+        self.in_flight = self.max_in_flight = 0
+
+    async def bulk(self, body: str, refresh: bool = False) -> dict[str, object]:
+        import asyncio
+
+        self.bodies.append(body)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        if self.fail_on is not None and self.fail_on in body:
+            raise ConnectionError("connection refused")
+        ids = [json.loads(line)["index"]["_id"] for line in body.strip().split("\n")[::2]]
+        items = [{"index": {"_id": i, "status": self.status_of.get(i, 201)}} for i in ids]
+        return {"errors": any(self.status_of.get(i, 201) >= 300 for i in ids), "items": items}
+
+
+async def test_sink_sends_parts_at_once_and_maps_failures_to_their_actions() -> None:
+    from consumers.log_embedder.sink import OpenSearchSink
+
+    result = transform(
+        [rec(i, good(f"Order {i} placed")) for i in range(6)], HashingEmbedder(), raw_max_bytes=1000, now=NOW
+    )
+    client = _BulkClient({"app-logs-2-1": 429, "app-logs-2-4": 400})
+    failures = await OpenSearchSink(client, concurrency=2).write(result.actions)
+    assert len(client.bodies) == 2 and client.max_in_flight == 2
+    assert [(f.action.doc_id, f.status, f.retriable) for f in failures] == [
+        ("app-logs-2-1", 429, True),
+        ("app-logs-2-4", 400, False),
+    ]
+
+
+async def test_sink_raises_when_any_part_fails_in_transport_after_all_parts_ran() -> None:
+    import pytest
+
+    from consumers.log_embedder.sink import OpenSearchSink
+
+    result = transform(
+        [rec(i, good(f"Order {i} placed")) for i in range(6)], HashingEmbedder(), raw_max_bytes=1000, now=NOW
+    )
+    client = _BulkClient({}, fail_on='"app-logs-2-5"')
+    with pytest.raises(ConnectionError):
+        await OpenSearchSink(client, concurrency=3).write(result.actions)
+    assert len(client.bodies) == 3 and client.in_flight == 0
