@@ -204,7 +204,10 @@ async def main_async(args: argparse.Namespace) -> int:
         await warm_up_opensearch(settings, actions)
         ceiling_s = await ceiling_run(settings, actions, settings.consumer_batch_max)
         ceiling = len(actions) / ceiling_s
-        print(f"ceiling (precomputed vectors, bulk {settings.consumer_batch_max}): {ceiling:.0f} ev/s")
+        print(
+            f"ceiling (precomputed vectors, batch {settings.consumer_batch_max} as "
+            f"{settings.consumer_bulk_concurrency} bulks): {ceiling:.0f} ev/s"
+        )
         del actions
 
         full, rss, hwm = await full_pipeline_run(settings, topic, sent)
@@ -223,7 +226,8 @@ async def main_async(args: argparse.Namespace) -> int:
 `python -m bench.bench_ingest --events {args.events}` — {today()}, {machine()}.
 Demo-traffic mix (seed 42, 5 services, ~100 message templates plus stack traces), 6 partitions,
 Kafka + OpenSearch + consumer all on this machine; local MiniLM embedder behind the text cache;
-bulk size {settings.consumer_batch_max}. OpenSearch is warmed up (20,000 documents into a
+batches of {settings.consumer_batch_max}, each sent as {settings.consumer_bulk_concurrency} concurrent bulk requests by both the
+consumer and the ceiling loop. OpenSearch is warmed up (20,000 documents into a
 throwaway index) before the ceiling. The null-sink figure includes the consumer's cold start: its
 embedding cache starts empty, so every distinct text costs a model call (one-thread MiniLM).
 

@@ -92,7 +92,8 @@ async def main_async(args: argparse.Namespace) -> int:
         f"""## What the k-NN vector costs OpenSearch at indexing
 
 `python -m bench.bench_knn_cost --events {args.events}` — {today()}, {machine()}.
-{len(actions):,} demo documents ({distinct} distinct vectors), bulk {settings.consumer_batch_max},
+{len(actions):,} demo documents ({distinct} distinct vectors), batches of {settings.consumer_batch_max} as
+{settings.consumer_bulk_concurrency} concurrent bulk requests (as the consumer sends them),
 Lucene HNSW (m 16, ef_construction 128), refresh 1 s, after a 20,000-document warm-up.
 
 | documents indexed with | rate |

@@ -57,6 +57,8 @@ class _Prepared:
     result: BatchResult
     t_start: float
     t_ready: float
+    t_io: float = 0.0  # bulk started
+    t_indexed: float = 0.0  # bulk done
 
 
 def tune_gc() -> None:
@@ -130,7 +132,9 @@ class LogEmbedder:
         self.redactor = Redactor.from_settings(settings)
         self.qa_cache: QACache | None = None  # answers about the scope of new events get dropped
         self._pending_span: dict[str, tuple[datetime, datetime]] = {}
-        self._inflight: asyncio.Task[bool] | None = None  # the batch being delivered
+        self._inflight: asyncio.Task[bool] | None = None  # the newest batch in delivery
+        self._indexed: asyncio.Future[None] | None = None  # set when that batch is indexed
+        self._holds = 0  # stages waiting for a dependency; partitions are paused while > 0
         self.rebalances = 0  # revocations seen; a batch fetched before one is dropped, not delivered
         self._last_invalidation = 0.0
         self.state_client = state_client
@@ -184,10 +188,14 @@ class LogEmbedder:
         self.stopping.set()
 
     async def run(self) -> None:
-        """Fetch → prepare → deliver, with the next batch prepared while the last one is delivered.
+        """Fetch → prepare → index → catalog + commit, as a pipeline over consecutive batches.
 
-        At most one batch is in delivery and one prepared (memory stays bounded); deliveries, and
-        so commits, happen strictly in fetch order.
+        While batch N is bulk-indexed, batch N+1 is prepared; once N is indexed (and N-1
+        committed), N+1's bulk starts while N updates the catalog and commits. OpenSearch so
+        always has event bulks to work on, and the consumer's own steps hide behind them. At
+        most three batches are held (one finishing, one indexing, one prepared: memory stays
+        bounded); catalog updates and commits happen strictly in fetch order, each only after
+        its own batch was indexed.
         """
         assert self.consumer is not None
         try:
@@ -218,17 +226,42 @@ class LogEmbedder:
                 offsets = {tp: recs[-1].offset + 1 for tp, recs in batches.items()}
                 generation = self.rebalances
                 prepared = await self.prepare(records)
-                if prepared is None or not await self._drain():
+                if prepared is None or not await self._indexing_done():
                     break  # stopping while a dependency was down: abandon, Kafka re-delivers
                 if self.rebalances != generation:
                     log.info("batch_dropped_after_rebalance", records=len(records))
                     continue  # uncommitted: re-read from the committed offsets by the partitions' owner
-                self._inflight = asyncio.create_task(self._deliver_and_note(prepared, offsets))
+                self._start_delivery(prepared, offsets)
         finally:
             await self._drain()
 
-    async def _deliver_and_note(self, prepared: _Prepared, offsets: dict[TopicPartition, int]) -> bool:
-        if not await self.deliver(prepared, offsets):
+    def _start_delivery(self, prepared: _Prepared, offsets: dict[TopicPartition, int]) -> None:
+        """Deliver ``prepared`` behind the batch in delivery; call after :meth:`_indexing_done`."""
+        indexed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        delivery = self._deliver_and_note(prepared, offsets, self._inflight, indexed)
+        self._inflight = asyncio.create_task(delivery)
+        self._indexed = indexed
+
+    async def _deliver_and_note(
+        self,
+        prepared: _Prepared,
+        offsets: dict[TopicPartition, int],
+        previous: asyncio.Task[bool] | None = None,
+        indexed: asyncio.Future[None] | None = None,
+    ) -> bool:
+        """Index this batch (while ``previous`` finishes), then, after ``previous`` committed,
+        update the catalog and commit. ``indexed`` is set once both the bulk and ``previous``
+        are done, so the next batch's bulk never overtakes an unfinished predecessor."""
+        try:
+            ok, index_dead = await self._index_stage(prepared)
+        finally:
+            # Whatever happened here, the predecessor is awaited: it may be mid-commit.
+            previous_ok = previous is None or await previous
+            if indexed is not None and not indexed.done():
+                indexed.set_result(None)
+        if not (ok and previous_ok):
+            return False
+        if not await self._finish_stage(prepared, offsets, index_dead):
             return False
         self._position.update(offsets)
         self._update_lag()
@@ -238,11 +271,23 @@ class LogEmbedder:
         return True
 
     async def _drain(self) -> bool:
-        """Wait for the batch in delivery (if any). False if it stopped before committing."""
-        task, self._inflight = self._inflight, None
+        """Wait for every batch in delivery (if any). False if one stopped before committing."""
+        task, self._inflight, self._indexed = self._inflight, None, None
         if task is None:
             return True
         return await task
+
+    async def _indexing_done(self) -> bool:
+        """Wait until the batch in delivery is indexed and its predecessor committed (the next
+        bulk may start). False if it stopped before that."""
+        task, indexed = self._inflight, self._indexed
+        if task is None or indexed is None:
+            return True
+        waiters: list[asyncio.Future[Any]] = [task, indexed]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if task.done() and not task.result():
+            return await self._drain()  # stopped: False, with nothing left running
+        return True
 
     def _note_span(self, actions: Sequence[IndexAction]) -> None:
         if self.qa_cache is None:
@@ -327,12 +372,7 @@ class LogEmbedder:
                 metrics.BULK_RETRIES.labels(cause="embedder").inc()
                 delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))
                 log.warning("embedder_unavailable", error=str(exc)[:200], retry_in_s=delay)
-                if self.consumer is not None:
-                    self.consumer.pause(*self.consumer.assignment())
-                stopped = await self._sleep_or_stop(delay)
-                if self.consumer is not None:
-                    self.consumer.resume(*self.consumer.assignment())
-                if stopped:
+                if await self._sleep_or_stop(delay):
                     return None
         if self.miner is not None:
             metrics.TEMPLATES_TOTAL.set(self.miner.cluster_count())
@@ -349,14 +389,23 @@ class LogEmbedder:
 
     async def deliver(self, prepared: _Prepared, offsets: dict[TopicPartition, int]) -> bool:
         """Bulk-index, update the catalog, then commit dead letters + offsets in one transaction."""
+        ok, index_dead = await self._index_stage(prepared)
+        return ok and await self._finish_stage(prepared, offsets, index_dead)
+
+    async def _index_stage(self, prepared: _Prepared) -> tuple[bool, list[DeadLetter]]:
+        prepared.t_io = time.perf_counter()
+        ok, index_dead = await self._index_with_retry(prepared.result.actions)
+        prepared.t_indexed = time.perf_counter()
+        return ok, index_dead
+
+    async def _finish_stage(
+        self, prepared: _Prepared, offsets: dict[TopicPartition, int], index_dead: list[DeadLetter]
+    ) -> bool:
+        """Catalog update, then dead letters + offsets committed in one transaction."""
         result = prepared.result
-        t_start, t_index = prepared.t_start, prepared.t_ready
-        dead = list(result.dead_letters)
-        t_io = time.perf_counter()
-        ok, index_dead = await self._index_with_retry(result.actions)
+        t_start, t_index, t_io = prepared.t_start, prepared.t_ready, prepared.t_io
         t_catalog = time.perf_counter()
-        if not ok:
-            return False
+        dead = list(result.dead_letters)
         dead.extend(index_dead)
         failed_ids = {d.record_id for d in index_dead}
         indexed = [a for a in result.actions if a.doc_id not in failed_ids]
@@ -371,7 +420,8 @@ class LogEmbedder:
             records=prepared.records,
             transform_ms=round((t_index - t_start) * 1000),
             wait_ms=round((t_io - t_index) * 1000),
-            index_ms=round((t_catalog - t_io) * 1000),
+            index_ms=round((prepared.t_indexed - t_io) * 1000),
+            catalog_wait_ms=round((t_catalog - prepared.t_indexed) * 1000),
             catalog_ms=round((t_commit - t_catalog) * 1000),
             commit_ms=round((time.perf_counter() - t_commit) * 1000),
         )
@@ -415,9 +465,9 @@ class LogEmbedder:
                     if not _is_transient(exc):
                         raise
                     metrics.BULK_RETRIES.labels(cause="transport").inc()
-                    if not paused and self.consumer is not None:
+                    if not paused:
                         # Hold the partitions: no new fetches (memory stays bounded) while we wait.
-                        self.consumer.pause(*self.consumer.assignment())
+                        self._hold()
                         paused = True
                     attempt += 1
                     if await self._sleep_or_stop(_unavailable_delay(exc, attempt, "bulk")):
@@ -441,20 +491,49 @@ class LogEmbedder:
                 pending = retry
             return True, dead
         finally:
-            if paused and self.consumer is not None:
-                self.consumer.resume(*self.consumer.assignment())
+            if paused:
+                self._release()
                 log.info("opensearch_recovered")
 
+    def _hold(self) -> None:
+        """Pause every assigned partition until the matching :meth:`_release` (holds nest:
+        several stages may be waiting for a dependency at once)."""
+        self._holds += 1
+        if self.consumer is not None:
+            self.consumer.pause(*self.consumer.assignment())
+
+    def _release(self) -> None:
+        self._holds -= 1
+        if self._holds == 0 and self.consumer is not None:
+            self.consumer.resume(*self.consumer.assignment())
+
     async def _sleep_or_stop(self, delay: float) -> bool:
-        """Sleep, keeping the group membership alive; True if a stop was requested meanwhile."""
+        """Sleep with the partitions held, keeping the group membership alive; True if a stop
+        was requested meanwhile."""
+        self._hold()
         try:
             await asyncio.wait_for(self.stopping.wait(), timeout=delay)
             return True
         except TimeoutError:
-            if self.consumer is not None:
-                # Poll paused partitions: returns nothing but tells the group we are alive.
-                await self.consumer.getmany(timeout_ms=0)
+            await self._keep_alive_poll()
             return False
+        finally:
+            self._release()
+
+    async def _keep_alive_poll(self) -> None:
+        """Poll with every partition paused: fetches nothing, tells the group we are alive.
+
+        Only the run loop may take records: should a poll here ever return some (a partition
+        resumed meanwhile), they are put back by seeking to them, never dropped.
+        """
+        if self.consumer is None:
+            return
+        self.consumer.pause(*self.consumer.assignment())  # also partitions assigned since the hold
+        got = await self.consumer.getmany(timeout_ms=0)
+        for tp, recs in got.items():
+            if recs:
+                self.consumer.seek(tp, recs[0].offset)
+                log.warning("keep_alive_poll_returned_records", partition=tp.partition, records=len(recs))
 
     async def _commit(self, dead: Sequence[DeadLetter], offsets: dict[TopicPartition, int]) -> bool:
         """Dead letters and the batch's offsets in one Kafka transaction: both land or neither.
