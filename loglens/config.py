@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     analysis_narrative_enabled: bool = Field(True, description="Write an LLM narrative when an LLM is set.")
 
     # --- consumer ----------------------------------------------------------
-    consumer_batch_max: int = Field(500, description="Max records per consumer batch.")
+    consumer_batch_max: int = Field(1000, description="Max records per consumer batch.")
     consumer_batch_timeout_ms: int = Field(500, description="Max wait to fill a batch.")
     consumer_bulk_concurrency: int = Field(
         2,
