@@ -98,18 +98,12 @@ async def null_sink_run(settings: Settings, topic: str, n: int) -> NullRun:
     return NullRun(wall, cpu, n - mark[0], end_cpu - mark[1], embedder, sink.actions)
 
 
-async def ceiling_run(
-    settings: Settings, actions: list[IndexAction], batch: int, streaming: bool = False
-) -> float:
+async def ceiling_run(settings: Settings, actions: list[IndexAction], batch: int) -> float:
     """Bulk the documents as they are (vectors already made) into scratch indices split by day
-    exactly as the consumer splits them into `log-events-YYYY.MM.DD`; seconds until refreshed.
-
-    Batch by batch, each as the same number of concurrent bulk requests as the consumer sends
-    (``streaming=False``); or, with ``streaming``, requests of batch / concurrency documents
-    with that many always in flight (no batch waits for the slower of its parts)."""
+    exactly as the consumer splits them into `log-events-YYYY.MM.DD`, each batch as the same
+    number of concurrent bulk requests as the consumer sends; seconds until refreshed."""
     client = async_client(settings.model_copy(update={"opensearch_timeout_s": 300.0}))
-    concurrency = settings.consumer_bulk_concurrency
-    sink = OpenSearchSink(client, concurrency=1 if streaming else concurrency)
+    sink = OpenSearchSink(client, concurrency=settings.consumer_bulk_concurrency)
     prefix = f"bench-ceiling-{uuid.uuid4().hex[:8]}-"
     body = index_templates(settings)["loglens-log-events"]["template"]
     for day in sorted({a.index for a in actions}):
@@ -117,23 +111,14 @@ async def ceiling_run(
             index=prefix + day, body={"settings": body["settings"], "mappings": body["mappings"]}
         )
     try:
-        step = max(1, batch // concurrency) if streaming else batch
-        chunks = [
-            [
-                IndexAction(prefix + a.index, a.doc_id, a.doc, a.record, a.vector_json)
-                for a in actions[i : i + step]
-            ]
-            for i in range(0, len(actions), step)
-        ]
-        slots = asyncio.Semaphore(concurrency if streaming else 1)
-
-        async def write(chunk: list[IndexAction]) -> None:
-            async with slots:
-                if await sink.write(chunk):
-                    raise RuntimeError("ceiling bulk had item errors")
-
         t0 = time.perf_counter()
-        await asyncio.gather(*(write(chunk) for chunk in chunks))
+        for start in range(0, len(actions), batch):
+            chunk = [
+                IndexAction(prefix + a.index, a.doc_id, a.doc, a.record, a.vector_json)
+                for a in actions[start : start + batch]
+            ]
+            if await sink.write(chunk):
+                raise RuntimeError("ceiling bulk had item errors")
         await client.indices.refresh(index=prefix + "*")
         return time.perf_counter() - t0
     finally:
@@ -223,17 +208,12 @@ async def main_async(args: argparse.Namespace) -> int:
             f"ceiling (precomputed vectors, batch {settings.consumer_batch_max} as "
             f"{settings.consumer_bulk_concurrency} bulks): {ceiling:.0f} ev/s"
         )
-        stream_s = await ceiling_run(settings, actions, settings.consumer_batch_max, streaming=True)
-        stream = len(actions) / stream_s
-        print(
-            f"streaming ceiling ({settings.consumer_bulk_concurrency} requests always in flight): {stream:.0f} ev/s"
-        )
         del actions
 
         full, rss, hwm = await full_pipeline_run(settings, topic, sent)
         print(
-            f"full pipeline: {full:.0f} ev/s = {full / ceiling:.2f} of the ceiling, {full / stream:.2f} of the "
-            f"streaming one; consumer RSS {rss:.0f} MiB (peak {hwm:.0f} MiB)"
+            f"full pipeline: {full:.0f} ev/s = {full / ceiling:.2f} of the ceiling; consumer RSS {rss:.0f} MiB "
+            f"(peak {hwm:.0f} MiB)"
         )
     finally:
         await admin.delete_topics([topic])
@@ -257,8 +237,6 @@ embedding cache starts empty, so every distinct text costs a model call (one-thr
 | ceiling: same docs, vectors precomputed, bulk-indexed directly (same daily split) | {ceiling:,.0f} ev/s | — |
 | full pipeline (consume → parse → template → embed → bulk → catalog → commit) | {full:,.0f} ev/s | ≥ 2,000 |
 | full pipeline / ceiling | {full / ceiling:.2f} | ≥ 0.8 |
-| streaming ceiling: the same with {settings.consumer_bulk_concurrency} requests of {settings.consumer_batch_max // settings.consumer_bulk_concurrency} always in flight | {stream:,.0f} ev/s | — |
-| full pipeline / streaming ceiling | {full / stream:.2f} | — |
 | consumer alone, null sink (wall) | {null_rate:,.0f} ev/s | — |
 | consumer alone, null sink, per CPU-second, whole run (cold start included) | {per_core:,.0f} ev/s | ≥ 15,000 |
 | the same after the first tenth of the events (caches warm) | {steady_per_core:,.0f} ev/s | — |
