@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import gc
 import random
 import signal
@@ -48,7 +49,18 @@ from loglens.redaction import Redactor
 log = structlog.get_logger("log_embedder")
 
 MAX_BACKOFF_S = 15.0
-REVOKE_WAIT_S = 10.0
+# A revoke waits this long for the batches in delivery to commit: longer than the producer's
+# transaction timeout (15 s), so a commit already under way has ended, one way or the other.
+REVOKE_WAIT_S = 20.0
+KEEP_ALIVE_POLL_S = 1.0
+
+
+class _Outcome(enum.Enum):
+    """How a batch's delivery ended."""
+
+    COMMITTED = "committed"
+    DROPPED = "dropped"  # a revoke ended meanwhile: left uncommitted for the partitions' owner
+    STOPPED = "stopped"  # stop requested (or a predecessor stopped): left uncommitted
 
 
 @dataclass(slots=True)
@@ -99,16 +111,23 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         # A batch prepared from records fetched before this point must not be delivered: its
         # partitions may now belong to another consumer, which re-reads them from the committed
         # offsets (so would this one). The continuation tracker starts over for the same reason.
-        self.worker.rebalances += 1
-        self.worker.tracker = ContinuationTracker()
-        # Commit done work before the partitions move: the batch in delivery (if any) finishes
-        # and commits. Nothing else is pending (a batch is prepared only between fetches).
-        # Should that take too long (OpenSearch down), it is left to the new owner: its records
-        # are re-delivered and overwrite themselves (deterministic ids, offset-exact catalog).
-        task = self.worker._inflight
-        if task is not None and not task.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), timeout=REVOKE_WAIT_S)
+        worker = self.worker
+        worker.rebalances += 1
+        worker.tracker = ContinuationTracker()
+        worker.revoking = True
+        try:
+            # Commit done work before the partitions move: the batches in delivery (if any)
+            # finish and commit. Should that take too long (OpenSearch down), they are left to
+            # the new owner: once this returns, no batch started before it commits (the
+            # ``handovers`` fence); the new owner re-reads them from the committed offsets and
+            # they overwrite themselves (deterministic ids, offset-exact catalog).
+            task = worker._inflight
+            if task is not None and not task.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(task), timeout=REVOKE_WAIT_S)
+        finally:
+            worker.handovers += 1
+            worker.revoking = False
         log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
@@ -132,10 +151,12 @@ class LogEmbedder:
         self.redactor = Redactor.from_settings(settings)
         self.qa_cache: QACache | None = None  # answers about the scope of new events get dropped
         self._pending_span: dict[str, tuple[datetime, datetime]] = {}
-        self._inflight: asyncio.Task[bool] | None = None  # the newest batch in delivery
+        self._inflight: asyncio.Task[_Outcome] | None = None  # the newest batch in delivery
         self._indexed: asyncio.Future[None] | None = None  # set when that batch is indexed
         self._holds = 0  # stages waiting for a dependency; partitions are paused while > 0
         self.rebalances = 0  # revocations seen; a batch fetched before one is dropped, not delivered
+        self.handovers = 0  # revocations done; a batch started before one is not committed
+        self.revoking = False  # inside the revoke listener (a Kafka poll would wait for the rejoin)
         self._last_invalidation = 0.0
         self.state_client = state_client
         self.state_every_s = state_every_s
@@ -238,7 +259,7 @@ class LogEmbedder:
     def _start_delivery(self, prepared: _Prepared, offsets: dict[TopicPartition, int]) -> None:
         """Deliver ``prepared`` behind the batch in delivery; call after :meth:`_indexing_done`."""
         indexed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        delivery = self._deliver_and_note(prepared, offsets, self._inflight, indexed)
+        delivery = self._deliver_and_note(prepared, offsets, self._inflight, indexed, self.handovers)
         self._inflight = asyncio.create_task(delivery)
         self._indexed = indexed
 
@@ -246,36 +267,54 @@ class LogEmbedder:
         self,
         prepared: _Prepared,
         offsets: dict[TopicPartition, int],
-        previous: asyncio.Task[bool] | None = None,
-        indexed: asyncio.Future[None] | None = None,
-    ) -> bool:
-        """Index this batch (while ``previous`` finishes), then, after ``previous`` committed,
+        previous: asyncio.Task[_Outcome] | None,
+        indexed: asyncio.Future[None],
+        generation: int,
+    ) -> _Outcome:
+        """Index this batch (while ``previous`` finishes), then, after ``previous`` is done,
         update the catalog and commit. ``indexed`` is set once both the bulk and ``previous``
-        are done, so the next batch's bulk never overtakes an unfinished predecessor."""
+        are done, so the next batch's bulk never overtakes an unfinished predecessor. Nothing
+        is committed after a predecessor stopped, nor after a revoke ended since this batch
+        started (``generation`` is the ``handovers`` count then)."""
         try:
             ok, index_dead = await self._index_stage(prepared)
         finally:
             # Whatever happened here, the predecessor is awaited: it may be mid-commit.
-            previous_ok = previous is None or await previous
-            if indexed is not None and not indexed.done():
+            before = _Outcome.COMMITTED if previous is None else await previous
+            if not indexed.done():
                 indexed.set_result(None)
-        if not (ok and previous_ok):
-            return False
-        if not await self._finish_stage(prepared, offsets, index_dead):
-            return False
+        if not ok or before is _Outcome.STOPPED:
+            return _Outcome.STOPPED
+        outcome = await self._finish_stage(prepared, offsets, index_dead, generation)
+        if outcome is not _Outcome.COMMITTED:
+            return outcome
         self._position.update(offsets)
         self._update_lag()
         await self._invalidate_answers()
         if time.monotonic() - self._last_state_save > self.state_every_s:
             await self.save_state()
+        return _Outcome.COMMITTED
+
+    def _fenced(self, generation: int | None, records: int) -> bool:
+        """True if a revoke ended since the batch started: its partitions may have moved."""
+        if generation is None or generation == self.handovers:
+            return False
+        log.info("batch_dropped_after_rebalance", records=records, stage="commit")
         return True
 
     async def _drain(self) -> bool:
-        """Wait for every batch in delivery (if any). False if one stopped before committing."""
-        task, self._inflight, self._indexed = self._inflight, None, None
+        """Wait for every batch in delivery (if any). False if one stopped before committing.
+
+        The newest task stays visible in ``_inflight`` while awaited, so a revoke meanwhile
+        waits for it too."""
+        task = self._inflight
         if task is None:
             return True
-        return await task
+        try:
+            return await task is not _Outcome.STOPPED
+        finally:
+            if self._inflight is task:
+                self._inflight = self._indexed = None
 
     async def _indexing_done(self) -> bool:
         """Wait until the batch in delivery is indexed and its predecessor committed (the next
@@ -285,7 +324,7 @@ class LogEmbedder:
             return True
         waiters: list[asyncio.Future[Any]] = [task, indexed]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        if task.done() and not task.result():
+        if task.done() and task.result() is _Outcome.STOPPED:
             return await self._drain()  # stopped: False, with nothing left running
         return True
 
@@ -390,7 +429,7 @@ class LogEmbedder:
     async def deliver(self, prepared: _Prepared, offsets: dict[TopicPartition, int]) -> bool:
         """Bulk-index, update the catalog, then commit dead letters + offsets in one transaction."""
         ok, index_dead = await self._index_stage(prepared)
-        return ok and await self._finish_stage(prepared, offsets, index_dead)
+        return ok and await self._finish_stage(prepared, offsets, index_dead) is _Outcome.COMMITTED
 
     async def _index_stage(self, prepared: _Prepared) -> tuple[bool, list[DeadLetter]]:
         prepared.t_io = time.perf_counter()
@@ -399,9 +438,16 @@ class LogEmbedder:
         return ok, index_dead
 
     async def _finish_stage(
-        self, prepared: _Prepared, offsets: dict[TopicPartition, int], index_dead: list[DeadLetter]
-    ) -> bool:
-        """Catalog update, then dead letters + offsets committed in one transaction."""
+        self,
+        prepared: _Prepared,
+        offsets: dict[TopicPartition, int],
+        index_dead: list[DeadLetter],
+        generation: int | None = None,
+    ) -> _Outcome:
+        """Catalog update, then dead letters + offsets committed in one transaction (unless
+        fenced by a revoke: see :meth:`_fenced`)."""
+        if self._fenced(generation, prepared.records):
+            return _Outcome.DROPPED
         result = prepared.result
         t_start, t_index, t_io = prepared.t_start, prepared.t_ready, prepared.t_io
         t_catalog = time.perf_counter()
@@ -411,9 +457,11 @@ class LogEmbedder:
         indexed = [a for a in result.actions if a.doc_id not in failed_ids]
         self._note_span(indexed)
         if not await self._update_catalog(indexed):
-            return False
+            return _Outcome.STOPPED
+        if self._fenced(generation, prepared.records):
+            return _Outcome.DROPPED
         t_commit = time.perf_counter()
-        committed = await self._commit(dead, offsets)
+        committed = await self._commit(dead, offsets, generation, prepared.records)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - t_start)
         log.debug(
             "batch",
@@ -526,24 +574,37 @@ class LogEmbedder:
         Only the run loop may take records: should a poll here ever return some (a partition
         resumed meanwhile), they are put back by seeking to them, never dropped.
         """
-        if self.consumer is None:
-            return
+        if self.consumer is None or self.revoking:
+            return  # during a rebalance a poll waits for the new assignment: heartbeats suffice
         self.consumer.pause(*self.consumer.assignment())  # also partitions assigned since the hold
-        got = await self.consumer.getmany(timeout_ms=0)
+        try:
+            # Bounded: should a rebalance start meanwhile, the poll would wait for its end.
+            got = await asyncio.wait_for(self.consumer.getmany(timeout_ms=0), timeout=KEEP_ALIVE_POLL_S)
+        except TimeoutError:
+            return
         for tp, recs in got.items():
             if recs:
                 self.consumer.seek(tp, recs[0].offset)
                 log.warning("keep_alive_poll_returned_records", partition=tp.partition, records=len(recs))
 
-    async def _commit(self, dead: Sequence[DeadLetter], offsets: dict[TopicPartition, int]) -> bool:
+    async def _commit(
+        self,
+        dead: Sequence[DeadLetter],
+        offsets: dict[TopicPartition, int],
+        generation: int | None = None,
+        records: int = 0,
+    ) -> _Outcome:
         """Dead letters and the batch's offsets in one Kafka transaction: both land or neither.
 
         A crash before the commit re-delivers the batch; its dead letters from the aborted
-        transaction are invisible to read_committed readers, so none appears twice.
+        transaction are invisible to read_committed readers, so none appears twice. Each
+        attempt first checks the revoke fence (:meth:`_fenced`).
         """
         assert self.producer is not None
         attempt = 0
         while True:
+            if self._fenced(generation, records):
+                return _Outcome.DROPPED
             try:
                 async with self.producer.transaction():
                     for letter in dead:
@@ -560,7 +621,7 @@ class LogEmbedder:
                 attempt += 1
                 log.warning("commit_retry", error=str(exc)[:200])
                 if await self._sleep_or_stop(min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))):
-                    return False
+                    return _Outcome.STOPPED
         for letter in dead:
             metrics.DLQ.labels(stage=letter.stage, reason=letter.reason).inc()
             log.info(
@@ -571,7 +632,7 @@ class LogEmbedder:
                 offset=letter.record.offset,
             )
         self.dead_lettered += len(dead)
-        return True
+        return _Outcome.COMMITTED
 
     def _update_lag(self) -> None:
         if self.consumer is None:

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from aiokafka.structs import TopicPartition
 
-from consumers.log_embedder.consumer import LogEmbedder, _Prepared
+from consumers.log_embedder import consumer as consumer_module
+from consumers.log_embedder.consumer import LogEmbedder, _CommitOnRevoke, _Outcome, _Prepared
 from consumers.log_embedder.pipeline import DeadLetter, IndexAction, SourceRecord, transform
 from consumers.log_embedder.sink import ItemFailure
 from loglens.config import Settings
@@ -62,10 +63,16 @@ class Recorder:
         await asyncio.sleep(self.catalog_s)
         return []
 
-    async def commit(self, dead: Sequence[DeadLetter], offsets: dict[TopicPartition, int]) -> bool:
+    async def commit(
+        self,
+        dead: Sequence[DeadLetter],
+        offsets: dict[TopicPartition, int],
+        generation: int | None = None,
+        records: int = 0,
+    ) -> _Outcome:
         first = min(offsets.values()) - 10
         self.events.append(("commit", first))
-        return self.commit_ok.get(first, True)
+        return _Outcome.COMMITTED if self.commit_ok.get(first, True) else _Outcome.STOPPED
 
 
 def worker_for(rec: Recorder) -> LogEmbedder:
@@ -186,3 +193,59 @@ async def test_retry_sleep_polls_only_paused_partitions_and_puts_back_any_record
     assert consumer.polls == 1
     assert consumer.seeks == [(tp, 42)]  # the records go back to the run loop, none is dropped
     assert consumer.paused == set()  # nothing else held them: resumed after the sleep
+
+
+def commits(rec: Recorder) -> list[int]:
+    return [first for kind, first in rec.events if kind == "commit"]
+
+
+async def test_a_revoke_during_drain_still_waits_for_the_batch_to_commit() -> None:
+    rec = Recorder(catalog_s=0.2)
+    worker = worker_for(rec)
+    assert await worker._indexing_done()
+    worker._start_delivery(batch(10, 0), {TopicPartition("app-logs", 0): 10})
+    drain = asyncio.create_task(worker._drain())  # the run loop found nothing new to fetch
+    await asyncio.sleep(0.01)
+    await _CommitOnRevoke(worker).on_partitions_revoked(set())
+    assert commits(rec) == [0], "the revoke returned before the batch in delivery committed"
+    assert await drain
+    assert worker.handovers == 1 and not worker.revoking
+
+
+async def test_no_commit_after_a_revoke_ended_but_a_batch_started_later_commits() -> None:
+    rec = Recorder(catalog_s=0.2)
+    worker = worker_for(rec)
+    tp = TopicPartition("app-logs", 0)
+    worker._start_delivery(batch(10, 0), {tp: 10})
+    await asyncio.sleep(0.1)  # batch 0 is in its catalog update
+    worker.handovers += 1  # a revoke gave up waiting for it and the partitions moved
+    assert await worker._indexing_done()
+    worker._start_delivery(batch(10, 10), {tp: 20})  # fetched after the new assignment
+    assert await worker._drain()
+    assert commits(rec) == [10]  # batch 0 left to the partitions' owner, batch 10 committed
+    assert worker.committed_records() == 20
+
+
+async def test_a_revoke_that_times_out_leaves_the_retrying_batch_uncommitted(monkeypatch: object) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setattr(consumer_module, "REVOKE_WAIT_S", 0.2)
+    rec = Recorder()
+    worker = worker_for(rec)
+    down = True
+    real_write = rec.write
+
+    async def write(actions: Sequence[IndexAction]) -> list[ItemFailure]:
+        if down:
+            raise ConnectionError("connection refused")
+        return await real_write(actions)
+
+    rec.write = write  # type: ignore[method-assign]
+    worker._start_delivery(batch(10, 0), {TopicPartition("app-logs", 0): 10})
+    await asyncio.sleep(0.05)
+    await _CommitOnRevoke(worker).on_partitions_revoked(set())  # gives up after 0.2 s
+    down = False  # OpenSearch is back: the bulk succeeds on its next try
+    assert await worker._drain()  # dropped, not stopped
+    assert ("bulk-end", 0) in rec.events and commits(rec) == []
+    assert worker.committed_records() == 0
