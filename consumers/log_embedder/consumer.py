@@ -95,10 +95,15 @@ def _is_transient(exc: BaseException) -> bool:
     return False
 
 
+def _backoff(attempt: int, base: float = 0.5) -> float:
+    """Capped exponential backoff before retry number ``attempt`` (1, 2, ...)."""
+    return float(min(MAX_BACKOFF_S, base * 2 ** min(attempt, 6)))
+
+
 def _unavailable_delay(exc: BaseException, attempt: int, stage: str) -> float:
     """Backoff (with jitter) before the next try at OpenSearch; logged and shown in the metrics."""
     metrics.OPENSEARCH_UP.set(0)
-    delay = float(min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))) * (0.5 + random.random() / 2)
+    delay = _backoff(attempt) * (0.5 + random.random() / 2)
     log.warning("opensearch_unavailable", stage=stage, error=str(exc)[:200], retry_in_s=round(delay, 2))
     return delay
 
@@ -112,7 +117,6 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         # partitions may now belong to another consumer, which re-reads them from the committed
         # offsets (so would this one). The continuation tracker starts over for the same reason.
         worker = self.worker
-        worker.rebalances += 1
         worker.tracker = ContinuationTracker()
         worker.revoking = True
         try:
@@ -154,7 +158,6 @@ class LogEmbedder:
         self._inflight: asyncio.Task[_Outcome] | None = None  # the newest batch in delivery
         self._indexed: asyncio.Future[None] | None = None  # set when that batch is indexed
         self._holds = 0  # stages waiting for a dependency; partitions are paused while > 0
-        self.rebalances = 0  # revocations seen; a batch fetched before one is dropped, not delivered
         self.handovers = 0  # revocations done; a batch started before one is not committed
         self.revoking = False  # inside the revoke listener (a Kafka poll would wait for the rejoin)
         self._last_invalidation = 0.0
@@ -200,6 +203,11 @@ class LogEmbedder:
         if self.producer is not None:
             await self.producer.stop()
         log.info("consumer_stopped", indexed=self.indexed, dead_lettered=self.dead_lettered)
+
+    @property
+    def rebalances(self) -> int:
+        """Revocations begun; a batch fetched before one is dropped, not delivered."""
+        return self.handovers + self.revoking
 
     def committed_records(self) -> int:
         """Sum of the committed next-offsets of the partitions this worker has handled."""
@@ -409,7 +417,7 @@ class LogEmbedder:
             except DependencyUnavailable as exc:  # the embedding endpoint is down: wait, keep the batch
                 attempt += 1
                 metrics.BULK_RETRIES.labels(cause="embedder").inc()
-                delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))
+                delay = _backoff(attempt)
                 log.warning("embedder_unavailable", error=str(exc)[:200], retry_in_s=delay)
                 if await self._sleep_or_stop(delay):
                     return None
@@ -458,8 +466,6 @@ class LogEmbedder:
         self._note_span(indexed)
         if not await self._update_catalog(indexed):
             return _Outcome.STOPPED
-        if self._fenced(generation, prepared.records):
-            return _Outcome.DROPPED
         t_commit = time.perf_counter()
         committed = await self._commit(dead, offsets, generation, prepared.records)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - t_start)
@@ -534,7 +540,7 @@ class LogEmbedder:
                 if retry:
                     metrics.BULK_RETRIES.labels(cause="item").inc(len(retry))
                     attempt += 1
-                    if await self._sleep_or_stop(min(MAX_BACKOFF_S, 0.2 * 2 ** min(attempt, 6))):
+                    if await self._sleep_or_stop(_backoff(attempt, base=0.2)):
                         return False, dead
                 pending = retry
             return True, dead
@@ -600,27 +606,17 @@ class LogEmbedder:
         transaction are invisible to read_committed readers, so none appears twice. Each
         attempt first checks the revoke fence (:meth:`_fenced`).
         """
-        assert self.producer is not None
         attempt = 0
         while True:
             if self._fenced(generation, records):
                 return _Outcome.DROPPED
             try:
-                async with self.producer.transaction():
-                    for letter in dead:
-                        await self.producer.send(
-                            self.settings.dlq_topic,
-                            value=letter.record.value or b"",
-                            key=letter.record.key,
-                            headers=letter.headers(),
-                        )
-                    if offsets:
-                        await self.producer.send_offsets_to_transaction(offsets, self.settings.consumer_group)
+                await self._send_commit(dead, offsets)
                 break
             except (TimeoutError, KafkaConnectionError, KafkaTimeoutError) as exc:
                 attempt += 1
                 log.warning("commit_retry", error=str(exc)[:200])
-                if await self._sleep_or_stop(min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 6))):
+                if await self._sleep_or_stop(_backoff(attempt)):
                     return _Outcome.STOPPED
         for letter in dead:
             metrics.DLQ.labels(stage=letter.stage, reason=letter.reason).inc()
@@ -633,6 +629,20 @@ class LogEmbedder:
             )
         self.dead_lettered += len(dead)
         return _Outcome.COMMITTED
+
+    async def _send_commit(self, dead: Sequence[DeadLetter], offsets: dict[TopicPartition, int]) -> None:
+        """One attempt: the dead letters and the offsets in one Kafka transaction."""
+        assert self.producer is not None
+        async with self.producer.transaction():
+            for letter in dead:
+                await self.producer.send(
+                    self.settings.dlq_topic,
+                    value=letter.record.value or b"",
+                    key=letter.record.key,
+                    headers=letter.headers(),
+                )
+            if offsets:
+                await self.producer.send_offsets_to_transaction(offsets, self.settings.consumer_group)
 
     def _update_lag(self) -> None:
         if self.consumer is None:

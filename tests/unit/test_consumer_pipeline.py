@@ -12,10 +12,11 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import TopicPartition
 
 from consumers.log_embedder import consumer as consumer_module
-from consumers.log_embedder.consumer import LogEmbedder, _CommitOnRevoke, _Outcome, _Prepared
+from consumers.log_embedder.consumer import LogEmbedder, _CommitOnRevoke, _Prepared
 from consumers.log_embedder.pipeline import DeadLetter, IndexAction, SourceRecord, transform
 from consumers.log_embedder.sink import ItemFailure
 from loglens.config import Settings
@@ -51,6 +52,7 @@ class Recorder:
         self.events: list[tuple[str, int]] = []
         self.bulk_s, self.catalog_s = bulk_s, catalog_s
         self.commit_ok: dict[int, bool] = {}
+        self.worker: LogEmbedder | None = None
 
     async def write(self, actions: Sequence[IndexAction]) -> list[ItemFailure]:
         first = actions[0].record.offset
@@ -63,21 +65,20 @@ class Recorder:
         await asyncio.sleep(self.catalog_s)
         return []
 
-    async def commit(
-        self,
-        dead: Sequence[DeadLetter],
-        offsets: dict[TopicPartition, int],
-        generation: int | None = None,
-        records: int = 0,
-    ) -> _Outcome:
+    async def send_commit(self, dead: Sequence[DeadLetter], offsets: dict[TopicPartition, int]) -> None:
+        """One commit attempt; a failing one is Kafka unreachable while a stop is requested."""
         first = min(offsets.values()) - 10
         self.events.append(("commit", first))
-        return _Outcome.COMMITTED if self.commit_ok.get(first, True) else _Outcome.STOPPED
+        if not self.commit_ok.get(first, True):
+            assert self.worker is not None
+            self.worker.request_stop()
+            raise KafkaConnectionError("broker unreachable")
 
 
 def worker_for(rec: Recorder) -> LogEmbedder:
     worker = LogEmbedder(Settings(), CachedEmbedder(HashingEmbedder()), rec)
-    worker._commit = rec.commit  # type: ignore[method-assign]
+    worker._send_commit = rec.send_commit  # type: ignore[method-assign]
+    rec.worker = worker
     return worker
 
 
